@@ -1,0 +1,341 @@
+"""Customers and everything the brand knows about them: how to reach them (contact points),
+what they allowed (consent), what they have (holdings, orders), where they go (places) and
+what happened (interactions, one timeline across channels)."""
+
+from django.db import models
+from django.db.models import Q
+
+from cxportal.querysets import RestrictedQuerySet
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    APP = "app", "App"
+    PHONE = "phone", "Phone"
+    SOCIAL = "social", "Social media"
+    STORE = "store", "Store"
+    WEB = "web", "Web"
+
+
+class Purpose(models.TextChoices):
+    SERVICE = "service", "Service"
+    MARKETING = "marketing", "Marketing"
+    FEEDBACK = "feedback", "Feedback research"
+
+
+class CustomerQuerySet(RestrictedQuerySet):
+    def live(self) -> "CustomerQuerySet":
+        """Customers that were not merged into another one."""
+        return self.filter(merged_into__isnull=True)
+
+
+class Customer(models.Model):
+    class Lifecycle(models.TextChoices):
+        PROSPECT = "prospect", "Prospect"
+        NEW = "new", "New"
+        ACTIVE = "active", "Active"
+        AT_RISK = "at_risk", "At risk"
+        LAPSED = "lapsed", "Lapsed"
+
+    Channel = Channel
+
+    display_name = models.CharField(max_length=200)
+    lifecycle_stage = models.CharField(
+        max_length=20, choices=Lifecycle.choices, default=Lifecycle.PROSPECT
+    )
+    region = models.CharField(max_length=100, blank=True)
+    preferred_channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
+    language = models.CharField(max_length=10, default="en")
+    # Restricted: only roles with customers.view_restricted_customer see these.
+    accessibility_needs = models.BooleanField(default=False)
+    accessibility_note = models.TextField(blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_customers"
+    )
+    erased_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    RESTRICTED_FIELDS = ("accessibility_needs", "accessibility_note")
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("view_restricted_customer", "Can see restricted customer fields"),
+            ("merge_customer", "Can merge and unmerge customers"),
+            ("erase_customer", "Can export and erase a customer's personal data"),
+        ]
+        indexes = [
+            models.Index(fields=["lifecycle_stage", "-id"], name="customer_stage"),
+            models.Index(fields=["region", "-id"], name="customer_region"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ContactPoint(models.Model):
+    """How inbound traffic finds its customer: one normalized address per (kind, value)."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+        SOCIAL = "social", "Social handle"
+        APP = "app", "App user id"
+        LOYALTY = "loyalty", "Loyalty / store card"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contact_points")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Social network for handles ("twitter", "facebook", ...); blank for other kinds.
+    network = models.CharField(max_length=30, blank=True)
+    value = models.CharField(max_length=254, help_text="As the customer gave it")
+    # Lower-cased email, E.164 phone, "network:handle", trimmed ids.
+    normalized = models.CharField(max_length=300)
+    is_primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "normalized"], name="contactpoint_unique")
+        ]
+        indexes = [models.Index(fields=["customer", "kind"], name="contactpoint_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+
+class Consent(models.Model):
+    """The current answer per customer × channel × purpose; ConsentEvent keeps the history."""
+
+    class Status(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    source = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["channel", "purpose"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "channel", "purpose"], name="consent_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}/{self.purpose}: {self.status}"
+
+
+class ConsentEvent(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    status = models.CharField(max_length=10, choices=Consent.Status.choices)
+    source = models.CharField(max_length=100, blank=True)
+    actor_label = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-occurred_at"], name="consentevent_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.channel}/{self.purpose} {self.status} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Holding(models.Model):
+    """A product or plan the customer has."""
+
+    class Kind(models.TextChoices):
+        PRODUCT = "product", "Product"
+        PLAN = "plan", "Plan / subscription"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="holdings")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRODUCT)
+    name = models.CharField(max_length=200)
+    reference = models.CharField(max_length=100, blank=True)
+    started_on = models.DateField(null=True, blank=True)
+    warranty_ends_on = models.DateField(null=True, blank=True)
+    renews_on = models.DateField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-started_on", "-id"]
+        indexes = [models.Index(fields=["customer"], name="holding_customer")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Order(models.Model):
+    class Shipping(models.TextChoices):
+        EXPRESS = "express", "Express"
+        STANDARD = "standard", "Standard"
+
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
+        CANCELLED = "cancelled", "Cancelled"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
+    external_id = models.CharField(max_length=64, unique=True)
+    placed_at = models.DateTimeField()
+    shipping_method = models.CharField(max_length=10, choices=Shipping.choices)
+    promised_by = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLACED)
+    total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-placed_at"], name="order_customer"),
+            # The late-order scan: promised, not delivered, not cancelled.
+            models.Index(
+                fields=["promised_by"],
+                name="order_open_promised",
+                condition=Q(delivered_at__isnull=True) & ~Q(status="cancelled"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    def is_late(self, now) -> bool:
+        if self.status == self.Status.CANCELLED:
+            return False
+        if self.delivered_at is not None:
+            return bool(self.promised_by and self.delivered_at > self.promised_by)
+        return bool(self.promised_by and now > self.promised_by)
+
+
+class Place(models.Model):
+    """What a disruption can hit: stations, lines, stores, regions, services."""
+
+    class Kind(models.TextChoices):
+        STATION = "station", "Station"
+        LINE = "line", "Line"
+        STORE = "store", "Store"
+        REGION = "region", "Region"
+        SERVICE = "service", "Service"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    code = models.CharField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    step_free = models.BooleanField(default=True, help_text="Step-free access normally")
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class CustomerPlace(models.Model):
+    class Relation(models.TextChoices):
+        USES = "uses", "Uses"
+        FOLLOWS = "follows", "Follows"
+        HOME = "home", "Home store / station"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="places")
+    place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="customer_links")
+    relation = models.CharField(max_length=10, choices=Relation.choices, default=Relation.USES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "place"], name="customerplace_unique")
+        ]
+        indexes = [models.Index(fields=["place", "customer"], name="customerplace_place")]
+
+    def __str__(self) -> str:
+        return f"{self.get_relation_display()} {self.place_id}"
+
+
+class Interaction(models.Model):
+    """One timeline entry. ``(channel, external_id)`` is unique: replays never duplicate."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "From the customer"
+        OUTBOUND = "outbound", "To the customer"
+        INTERNAL = "internal", "Staff note"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    occurred_at = models.DateTimeField()
+    summary = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    sentiment = models.FloatField(null=True, blank=True)
+    recorded_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    BODY_MAX = 65_536
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                name="interaction_channel_external_id",
+                condition=Q(external_id__isnull=False),
+            )
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-occurred_at", "-id"], name="interaction_timeline"),
+            models.Index(
+                fields=["customer", "channel", "-occurred_at", "-id"], name="interaction_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.direction} {self.occurred_at:%Y-%m-%d}"
+
+
+class CustomerMerge(models.Model):
+    """An audited merge: which rows moved from ``merged`` to ``survivor``, so unmerge can move
+    exactly those back."""
+
+    survivor = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    merged = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    moved = models.JSONField(default=dict, help_text='{"app.model": {"field": [ids]}}')
+    performed_at = models.DateTimeField(auto_now_add=True)
+    performed_by = models.CharField(max_length=200)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.merged_id} merged into #{self.survivor_id}"
+
+
+class ErasedIdentity(models.Model):
+    """A one-way hash of an erased person's contact point: never market to them again."""
+
+    kind = models.CharField(max_length=10, choices=ContactPoint.Kind.choices)
+    digest = models.CharField(max_length=64)
+    erased_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "digest"], name="erasedidentity_unique")
+        ]
+        verbose_name_plural = "erased identities"
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.digest[:12]}…"

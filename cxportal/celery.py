@@ -1,0 +1,67 @@
+"""The Celery app: three queues, JSON only, late acks, bounded retries with backoff.
+
+Tasks are thin (take ids, load, call one service) and idempotent, so a redelivery after a
+killed worker changes nothing. Enqueue from services with ``task.delay_on_commit(...)`` so a
+rolled-back transaction never leaves a task behind.
+"""
+
+import os
+
+from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from celery.schedules import crontab
+from django.db import OperationalError as DatabaseOperationalError
+from kombu import Queue
+from kombu.exceptions import OperationalError as BrokerOperationalError
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxportal.settings")
+
+QUEUES = ("ingest", "outbound", "scans")
+
+# Errors worth retrying: the database or broker was briefly away, a partner timed out.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    DatabaseOperationalError,
+    BrokerOperationalError,
+)
+
+
+class CxTask(DjangoTask):
+    """Base task: ``delay_on_commit``; bounded, jittered backoff on transient errors only."""
+
+    autoretry_for = TRANSIENT_ERRORS
+    max_retries = 5
+    retry_backoff = 2
+    retry_backoff_max = 600
+    retry_jitter = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+
+app = Celery("cxportal", task_cls=CxTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue="scans",
+    # A task's name starts with its queue: "ingest.inbound_event_process".
+    task_routes={f"{queue}.*": {"queue": queue} for queue in QUEUES},
+    task_create_missing_queues=False,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=300,
+    task_soft_time_limit=240,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    beat_schedule={
+        "clear-expired-sessions": {
+            "task": "scans.sessions_clear_expired",
+            "schedule": crontab(minute=17, hour=3),
+        },
+    },
+)
+app.autodiscover_tasks()

@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from cxportal import views
+from cxportal.api.exceptions import json_not_found
+
+api_v1 = [
+    path("", include("customers.api.urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("home/<slug:slug>/", views.team_home, name="team_home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("customers/", include("customers.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    # The API's description is public on purpose: partners read it before they have a key.
+    path(
+        "api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api-schema"
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[AllowAny]),
+        name="api-docs",
+    ),
+    # Anything else under /api/ answers in the API's error format.
+    re_path(r"^api/", json_not_found),
+]
+
+admin.site.site_header = "CX Portal administration"
+admin.site.site_title = "CX Portal admin"
+admin.site.index_title = "Supervisor tools"

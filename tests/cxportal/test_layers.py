@@ -1,0 +1,62 @@
+"""Lower layers never import higher ones (DESIGN.md, "Apps and layers")."""
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LAYERS = ["customers", "cases", "feedback", "campaigns"]  # each may import those before it
+# Core modules of cxportal sit below every app; the rest of cxportal is wiring on top.
+CORE = {
+    "models.py",
+    "services.py",
+    "selectors.py",
+    "querysets.py",
+    "roles.py",
+    "apps.py",
+    "celery.py",
+    "health.py",
+    "pagination.py",
+    "api",
+}
+
+
+def imported_apps(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names & {*LAYERS, "cxportal"}
+
+
+def python_files(folder: Path):
+    return [p for p in folder.rglob("*.py") if "migrations" not in p.parts]
+
+
+def test_apps_import_only_lower_layers():
+    problems = []
+    for i, app in enumerate(LAYERS):
+        higher = set(LAYERS[i + 1 :])
+        for path in python_files(REPO / app):
+            bad = imported_apps(path) & higher
+            if bad:
+                problems.append(f"{path.relative_to(REPO)} imports {sorted(bad)}")
+    assert not problems, problems
+
+
+def test_core_imports_no_app():
+    problems = []
+    for path in python_files(REPO / "cxportal"):
+        if path.relative_to(REPO / "cxportal").parts[0] in CORE:
+            bad = imported_apps(path) & set(LAYERS)
+            if bad:
+                problems.append(f"{path.relative_to(REPO)} imports {sorted(bad)}")
+    assert not problems, problems
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    bad = tmp_path / "x.py"
+    bad.write_text("from campaigns.models import Campaign\nimport cases.services\n")
+    assert imported_apps(bad) == {"campaigns", "cases"}
