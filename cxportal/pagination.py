@@ -23,3 +23,43 @@ def keyset_page(qs: QuerySet, *, before: str | int | None, size: int) -> KeysetP
     has_more = len(rows) > size
     rows = rows[:size]
     return KeysetPage(items=rows, next_before=rows[-1].pk if has_more else None)
+
+
+@dataclass
+class TimelinePage:
+    items: list
+    next_cursor: str | None
+
+
+def _cursor_encode(occurred_at, pk: int) -> str:
+    return f"{occurred_at.isoformat()}_{pk}"
+
+
+def _cursor_decode(cursor: str | None):
+    from django.utils.dateparse import parse_datetime
+
+    if not cursor:
+        return None
+    stamp, _, pk = cursor.rpartition("_")
+    when = parse_datetime(stamp) if stamp else None
+    if when is None or not pk.isdigit():
+        return None
+    return when, int(pk)
+
+
+def timeline_page(qs: QuerySet, *, cursor: str | None, size: int) -> TimelinePage:
+    """Keyset page of a queryset ordered by ``(-occurred_at, -id)``: rows strictly older than
+    the cursor ``"<iso occurred_at>_<id>"``. A malformed cursor starts from the top."""
+    from django.db.models import Q
+
+    after = _cursor_decode(cursor)
+    if after is not None:
+        when, pk = after
+        qs = qs.filter(Q(occurred_at__lt=when) | Q(occurred_at=when, pk__lt=pk))
+    rows = list(qs[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    last = rows[-1] if rows and has_more else None
+    return TimelinePage(
+        items=rows, next_cursor=_cursor_encode(last.occurred_at, last.pk) if last else None
+    )

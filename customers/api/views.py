@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.response import Response
 
+from customers.api.privacy import CustomerPrivacyActions
 from customers.api.serializers import CustomerInputSerializer, CustomerOutputSerializer
 from customers.filtersets import CustomerFilterSet
 from customers.models import Customer
@@ -10,7 +11,9 @@ from customers.services import customer_create, customer_update
 from cxportal.api.viewsets import ScopedViewSet
 
 
-class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class CustomerViewSet(
+    CustomerPrivacyActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
+):
     """Customers. Restricted fields (accessibility) appear only for roles allowed to see them."""
 
     scope = "customers"
