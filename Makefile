@@ -40,5 +40,11 @@ lint: setup
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## Seed PostgreSQL up to BENCH_CUSTOMERS customers (~10 interactions each) and measure
+BENCH_CUSTOMERS ?= 1000000
+bench: migrate
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make bench needs DATABASE_URL=postgres://..."; exit 1;; esac
+	$(PY) manage.py benchmark --scale $(BENCH_CUSTOMERS)
+
 clean:
 	rm -rf $(VENV) var

@@ -281,6 +281,12 @@ class Interaction(models.Model):
     sentiment = models.FloatField(null=True, blank=True)
     recorded_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Threading: the message this one answers, by its external id on the same channel.
+    # ``in_reply_to`` is linked as soon as both are on a timeline, whichever came first.
+    in_reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    in_reply_to_external_id = models.CharField(max_length=200, null=True, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -299,6 +305,12 @@ class Interaction(models.Model):
             models.Index(fields=["customer", "-occurred_at", "-id"], name="interaction_timeline"),
             models.Index(
                 fields=["customer", "channel", "-occurred_at", "-id"], name="interaction_channel"
+            ),
+            # Replies that arrived before what they answer, waiting to be linked.
+            models.Index(
+                fields=["channel", "in_reply_to_external_id"],
+                name="interaction_unlinked_reply",
+                condition=Q(in_reply_to__isnull=True, in_reply_to_external_id__isnull=False),
             ),
         ]
 
@@ -339,3 +351,99 @@ class ErasedIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.digest[:12]}…"
+
+
+class ChannelSource(models.Model):
+    """A configured channel: where messages come from (a mailbox, an SMS provider, a social
+    webhook or feed, a CSV drop) and, for polled kinds, how far the sync has read (``cursor``).
+
+    ``secret`` holds the webhook HMAC secret or the mailbox / API password; it never leaves
+    the server (no serializer or export includes it)."""
+
+    class Kind(models.TextChoices):
+        EMAIL_IMAP = "email_imap", "Email (IMAP mailbox)"
+        SMS = "sms", "SMS provider"
+        SOCIAL_WEBHOOK = "social_webhook", "Social network (webhook)"
+        SOCIAL_FEED = "social_feed", "Social / forum feed (polled)"
+        CSV_DROP = "csv_drop", "CSV drop (call logs, store visits)"
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True, help_text="Webhook URL: /webhooks/<slug>/")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(
+        max_length=20, choices=Channel.choices, help_text="Timeline channel of its messages"
+    )
+    is_active = models.BooleanField(default=True)
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="Per kind: host, port, username, mailbox, url, path…"
+    )
+    secret = models.CharField(
+        max_length=500, blank=True, help_text="Webhook signing secret, or password / API token"
+    )
+    poll_interval_seconds = models.PositiveIntegerField(
+        default=60, help_text="Polled kinds: how often beat starts a sync"
+    )
+    cursor = models.JSONField(default=dict, blank=True, help_text="Sync checkpoint (polled kinds)")
+    last_sync_started_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class InboundEvent(models.Model):
+    """The inbox: a raw webhook or polled payload, stored before it is processed, so nothing
+    is lost while a worker or the broker is down. ``(source, provider_event_id)`` is unique:
+    a replayed delivery is stored once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        IGNORED = "ignored", "Ignored"
+
+    source = models.ForeignKey(ChannelSource, on_delete=models.PROTECT, related_name="events")
+    provider_event_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField()
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Set once a processing task was handed to the broker; NULL means it never was (the
+    # broker was down), so the sweeper enqueues it soon.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    interaction = models.ForeignKey(
+        Interaction,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_events",
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "provider_event_id"], name="inboundevent_source_event"
+            )
+        ]
+        indexes = [
+            # The sweeper and the backlog: only pending rows, oldest first.
+            models.Index(
+                fields=["received_at"],
+                name="inboundevent_pending",
+                condition=Q(status="pending"),
+            ),
+            # Channel health: events per minute per source.
+            models.Index(fields=["source", "received_at"], name="inboundevent_source_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.provider_event_id} ({self.status})"

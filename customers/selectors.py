@@ -1,9 +1,28 @@
 """Reads of customers, shared by the staff UI, the API and tasks."""
 
-from django.db.models import Count, QuerySet
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.utils import timezone
 
 from customers.filtersets import CustomerFilterSet
-from customers.models import Customer, Interaction
+from customers.models import (
+    Channel,
+    ChannelSource,
+    Consent,
+    ConsentEvent,
+    ContactPoint,
+    Customer,
+    CustomerPlace,
+    ErasedIdentity,
+    Holding,
+    InboundEvent,
+    Interaction,
+    Order,
+    Purpose,
+)
+from customers.normalize import guess_kind, identity_digest
 
 
 def customer_list(*, actor, filters: dict | None = None) -> QuerySet[Customer]:
@@ -20,7 +39,9 @@ def customer_get(*, actor, customer_id: int) -> Customer:
     return Customer.objects.restrict(actor, "view").get(pk=customer_id)
 
 
-def customer_timeline(*, customer: Customer, channel: str | None = None) -> QuerySet[Interaction]:
+def customer_timeline(
+    *, customer: Customer, channel: str | None = None, include_internal: bool = True
+) -> QuerySet[Interaction]:
     """One customer's interactions across every channel, newest first.
 
     Ordered by ``(-occurred_at, -id)``, which the ``interaction_timeline`` /
@@ -28,6 +49,8 @@ def customer_timeline(*, customer: Customer, channel: str | None = None) -> Quer
     (``cxportal.pagination.timeline_page`` in the UI, DRF's CursorPagination in the API).
     """
     qs = Interaction.objects.filter(customer=customer)
+    if not include_internal:  # staff notes are for staff, never for partner apps
+        qs = qs.exclude(direction=Interaction.Direction.INTERNAL)
     if channel:
         qs = qs.filter(channel=channel)
     return qs.order_by("-occurred_at", "-id")
@@ -50,3 +73,216 @@ def customer_stage_counts(*, actor) -> list[dict]:
 
 def can_see_restricted(actor) -> bool:
     return bool(actor and actor.has_perm("customers.view_restricted_customer"))
+
+
+# --- The customer 360 page ---------------------------------------------------------------
+
+RECENT_ORDERS = 5
+HOLDINGS_SHOWN = 25
+PLACES_SHOWN = 25
+
+
+def customer_360(*, actor, customer_id: int) -> Customer:
+    """One customer for the 360 page, with everything the page shows fetched in a fixed
+    number of queries: ``contact_points``, ``consents``, ``holdings_shown`` (active first),
+    ``recent_orders`` (the 5 newest) and ``places_shown`` (with their place).
+
+    A merged-away customer comes back bare (``merged_into_id`` set, nothing prefetched):
+    the caller sends the reader to the survivor. ``Customer.DoesNotExist`` when the actor
+    may not see customers or there is no such one."""
+    customer = customer_get(actor=actor, customer_id=customer_id)
+    if customer.merged_into_id:
+        return customer
+    prefetch_related_objects(
+        [customer],
+        "contact_points",
+        "consents",
+        Prefetch(
+            "holdings",
+            queryset=Holding.objects.order_by("-is_active", "-started_on", "-id")[:HOLDINGS_SHOWN],
+            to_attr="holdings_shown",
+        ),
+        Prefetch(
+            "orders",
+            queryset=Order.objects.order_by("-placed_at", "-id")[:RECENT_ORDERS],
+            to_attr="recent_orders",
+        ),
+        Prefetch(
+            "places",
+            queryset=CustomerPlace.objects.select_related("place").order_by(
+                "relation", "place__name"
+            )[:PLACES_SHOWN],
+            to_attr="places_shown",
+        ),
+    )
+    return customer
+
+
+@dataclass(frozen=True)
+class ConsentCell:
+    purpose: str
+    purpose_label: str
+    status: str  # "granted", "withdrawn" or "" (never asked)
+    consent: Consent | None
+
+
+def consent_grid(*, customer: Customer) -> list[tuple[str, str, list[ConsentCell]]]:
+    """Channel × purpose: ``[(channel, channel label, [cell per purpose])]`` from the
+    customer's (prefetched) consents; a pair never asked has status ``""``."""
+    current = {(c.channel, c.purpose): c for c in customer.consents.all()}
+    return [
+        (
+            channel,
+            channel_label,
+            [
+                ConsentCell(
+                    purpose=purpose,
+                    purpose_label=purpose_label,
+                    status=current[(channel, purpose)].status
+                    if (channel, purpose) in current
+                    else "",
+                    consent=current.get((channel, purpose)),
+                )
+                for purpose, purpose_label in Purpose.choices
+            ],
+        )
+        for channel, channel_label in Channel.choices
+    ]
+
+
+def customer_exact_match(*, actor, query: str) -> Customer | None:
+    """The one customer an exact identifier names (email, phone, @handle or order number),
+    or None when the query is not such an identifier or it names no one or several
+    (the same @handle on two networks). One query."""
+    query = (query or "").strip()
+    if not query:
+        return None
+    if guess_kind(query) is not None:
+        qs = customer_list(actor=actor, filters={"q": query})
+    else:
+        qs = (
+            Customer.objects.restrict(actor, "view")
+            .live()
+            .filter(pk__in=Order.objects.filter(external_id=query).values("customer_id"))
+        )
+    hits = list(qs.only("pk")[:2])
+    return hits[0] if len(hits) == 1 else None
+
+
+def is_erased_identity(*, kind: str, normalized: str) -> bool:
+    """Whether this contact point (kind and *normalized* value) belonged to a customer whose
+    personal data was erased: such a person is never marketed to again. One indexed query."""
+    digest = identity_digest(kind, normalized)
+    return ErasedIdentity.objects.filter(kind=kind, digest=digest).exists()
+
+
+# --- The customers API ---------------------------------------------------------------------
+
+CONSENT_HISTORY_SHOWN = 100
+
+
+def customer_detail_list(*, actor) -> QuerySet[Customer]:
+    """``customer_list`` with what a customer's API detail shows prefetched: contact points
+    and current consent (two queries, whatever the number of rows)."""
+    return customer_list(actor=actor).prefetch_related("contact_points", "consents")
+
+
+def customer_contact_points(*, customer: Customer) -> QuerySet[ContactPoint]:
+    return ContactPoint.objects.filter(customer=customer).order_by("kind", "id")
+
+
+def customer_consents(*, customer: Customer) -> QuerySet[Consent]:
+    return Consent.objects.filter(customer=customer).order_by("channel", "purpose")
+
+
+def customer_consent_history(
+    *, customer: Customer, limit: int = CONSENT_HISTORY_SHOWN
+) -> QuerySet[ConsentEvent]:
+    """The latest ``limit`` consent changes, newest first (``consentevent_customer`` index)."""
+    return ConsentEvent.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:limit]
+
+
+def contact_point_owners(*, points: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """``{(kind, normalized): customer_id}`` for those of ``points`` someone already has.
+    One query on the (kind, normalized) unique index."""
+    if not points:
+        return {}
+    wanted = set(points)
+    rows = ContactPoint.objects.filter(
+        kind__in={kind for kind, _ in wanted}, normalized__in={norm for _, norm in wanted}
+    ).values_list("kind", "normalized", "customer_id")
+    return {(kind, norm): owner for kind, norm, owner in rows if (kind, norm) in wanted}
+
+
+# Channels ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    """One channel's health: when it last synced or failed (and why), how far processing is
+    behind (``lag_seconds``: age of the oldest pending event), the ``backlog`` of pending
+    events, and traffic over the last hour."""
+
+    source: ChannelSource
+    backlog: int
+    oldest_pending_at: datetime | None
+    events_last_hour: int
+    failed_last_hour: int
+    last_received_at: datetime | None
+    now: datetime
+
+    @property
+    def lag_seconds(self) -> float:
+        if self.oldest_pending_at is None:
+            return 0.0
+        return max((self.now - self.oldest_pending_at).total_seconds(), 0.0)
+
+    @property
+    def events_per_minute(self) -> float:
+        return round(self.events_last_hour / 60, 2)
+
+    @property
+    def failing(self) -> bool:
+        """The last sync failed (and nothing succeeded since)."""
+        last_error_at, last_success_at = self.source.last_error_at, self.source.last_success_at
+        return last_error_at is not None and (
+            last_success_at is None or last_error_at > last_success_at
+        )
+
+
+def channel_health_list(*, now: datetime | None = None) -> list[ChannelHealth]:
+    """Every configured channel with its health. Three queries whatever the number of
+    channels or events: the sources, the pending backlog per source (the pending partial
+    index), the last hour's events per source (the ``(source, received_at)`` index)."""
+    now = now or timezone.now()
+    sources = list(ChannelSource.objects.order_by("name"))
+    pending = {
+        row["source_id"]: row
+        for row in InboundEvent.objects.filter(status=InboundEvent.Status.PENDING)
+        .values("source_id")
+        .annotate(n=Count("id"), oldest=Min("received_at"))
+        .order_by()
+    }
+    hour = {
+        row["source_id"]: row
+        for row in InboundEvent.objects.filter(received_at__gte=now - timedelta(hours=1))
+        .values("source_id")
+        .annotate(
+            n=Count("id"),
+            failed=Count("id", filter=Q(status=InboundEvent.Status.FAILED)),
+            latest=Max("received_at"),
+        )
+        .order_by()
+    }
+    return [
+        ChannelHealth(
+            source=source,
+            backlog=pending.get(source.pk, {}).get("n", 0),
+            oldest_pending_at=pending.get(source.pk, {}).get("oldest"),
+            events_last_hour=hour.get(source.pk, {}).get("n", 0),
+            failed_last_hour=hour.get(source.pk, {}).get("failed", 0),
+            last_received_at=hour.get(source.pk, {}).get("latest"),
+            now=now,
+        )
+        for source in sources
+    ]

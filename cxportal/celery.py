@@ -62,6 +62,9 @@ app.conf.update(
             "task": "scans.sessions_clear_expired",
             "schedule": crontab(minute=17, hour=3),
         },
+        # Channels: hand the broker inbox events it never got; start due polls.
+        "inbox-sweep": {"task": "scans.inbox_sweep", "schedule": 30.0},
+        "channels-sync-due": {"task": "scans.channels_sync_due", "schedule": 30.0},
     },
 )
 app.autodiscover_tasks()

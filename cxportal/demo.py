@@ -3,12 +3,15 @@
 Project wiring (top layer): it may call every app's services. Safe to run again."""
 
 import random
+from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from customers.models import Customer
-from customers.services import customer_create
+from customers.models import Customer, CustomerPlace, Holding, Order, Place
+from customers.services import consent_set, contact_point_add, customer_create, interaction_log
 from cxportal.models import Team
 from cxportal.services import teams_ensure_defaults
 
@@ -85,4 +88,184 @@ def demo_seed(*, customers: int = 60) -> dict[str, int]:
             accessibility_note="Wheelchair user: needs step-free routes" if needs else "",
         )
         made += 1
+    _seed_customer_stories()
     return {"users": len(DEMO_USERS), "new_customers": made, "customers": Customer.objects.count()}
+
+
+DEMO_PLACES = [
+    ("station", "STN-KGX", "King's Cross", False),
+    ("station", "STN-VIC", "Victoria", True),
+    ("line", "LINE-NORTH", "Northern line", True),
+    ("store", "STORE-KR", "King's Road store", True),
+    ("store", "STORE-MAN", "Manchester Arndale store", True),
+]
+# (channel, direction, summary, body) — a customer's story is drawn from these.
+DEMO_MOMENTS = [
+    (
+        "email",
+        "inbound",
+        "Asked for a copy of the invoice",
+        "Hi, could you send the invoice for my last order? Thanks.",
+    ),
+    (
+        "email",
+        "outbound",
+        "Sent the invoice",
+        "Attached is your invoice. Anything else, just reply.",
+    ),
+    (
+        "phone",
+        "inbound",
+        "Called about the express delivery",
+        "Wanted to know where the parcel is; told her it is with the courier.",
+    ),
+    (
+        "phone",
+        "outbound",
+        "Called back with a delivery update",
+        "Courier confirmed delivery tomorrow before noon.",
+    ),
+    ("sms", "outbound", "Delivery slot confirmed", "Your delivery is booked for tomorrow 8-12."),
+    ("sms", "inbound", "Replied to change the slot", "Can it come after 2pm instead?"),
+    ("app", "inbound", "Changed notification settings", ""),
+    ("app", "inbound", "Rated the app 4 stars", "Easy to use, search could be faster."),
+    (
+        "social",
+        "inbound",
+        "Asked on Twitter about the lift at King's Cross",
+        "@brand is the lift at King's Cross working today?",
+    ),
+    ("social", "outbound", "Replied on Twitter", "Hi! The lift is back in service since 9am."),
+    ("store", "inbound", "Returned a kettle in store", "Refunded to card, receipt 4471."),
+    (
+        "store",
+        "inbound",
+        "Asked about warranty cover",
+        "Wanted to know what the warranty covers; gave the leaflet.",
+    ),
+    ("web", "inbound", "Started a return online", ""),
+    ("web", "inbound", "Updated the delivery address", ""),
+    ("phone", "internal", "Note: prefers calls after 5pm", ""),
+]
+
+
+def _seed_customer_stories() -> None:
+    """Give every demo customer without contact points a life: contact points, consent,
+    orders (the first one has a late express order), holdings (the first one's warranty ends
+    soon), places and ~15 interactions across channels. Customers that already have contact
+    points are left alone, so a second run adds nothing."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    places = []
+    for kind, code, name, step_free in DEMO_PLACES:
+        place, _ = Place.objects.get_or_create(
+            code=code, defaults={"kind": kind, "name": name, "step_free": step_free}
+        )
+        places.append(place)
+    bare = Customer.objects.filter(contact_points__isnull=True, merged_into__isnull=True)
+    for index, customer in enumerate(bare.order_by("id")):
+        rng = random.Random(customer.pk)  # noqa: S311 - demo data, not security
+        first, _, last = customer.display_name.partition(" ")
+        handle = f"{first}.{last}".lower().replace(" ", "")
+        contact_point_add(
+            actor=None,
+            customer=customer,
+            kind="email",
+            value=f"{handle}.{customer.pk}@example.com",
+            is_primary=True,
+        )
+        contact_point_add(
+            actor=None, customer=customer, kind="phone", value=f"+44 7700 9{customer.pk:05d}"
+        )
+        if rng.random() < 0.5:
+            contact_point_add(
+                actor=None,
+                customer=customer,
+                kind="social",
+                value=f"@{handle.replace('.', '_')}{customer.pk}",
+                network="twitter",
+            )
+        for channel, purpose, granted in [
+            ("email", "service", True),
+            ("sms", "service", True),
+            ("email", "marketing", rng.random() < 0.6),
+            ("sms", "marketing", rng.random() < 0.3),
+            ("email", "feedback", rng.random() < 0.5),
+        ]:
+            consent_set(
+                actor=None,
+                customer=customer,
+                channel=channel,
+                purpose=purpose,
+                granted=granted,
+                source="demo signup",
+                at=now - timedelta(days=rng.randint(30, 400)),
+            )
+        for n in range(rng.randint(1, 3)):
+            placed = now - timedelta(days=rng.randint(5, 120), hours=rng.randint(0, 23))
+            express = rng.random() < 0.3
+            promised = placed + timedelta(days=1 if express else 4)
+            Order.objects.get_or_create(
+                external_id=f"DEMO-{customer.pk}-{n}",
+                defaults={
+                    "customer": customer,
+                    "placed_at": placed,
+                    "shipping_method": "express" if express else "standard",
+                    "promised_by": promised,
+                    "delivered_at": promised - timedelta(hours=rng.randint(1, 20)),
+                    "status": Order.Status.DELIVERED,
+                    "total": Decimal(rng.randint(900, 25000)) / 100,
+                },
+            )
+        if index == 0:  # a late express order: promised this morning, still not here
+            Order.objects.get_or_create(
+                external_id=f"DEMO-{customer.pk}-LATE",
+                defaults={
+                    "customer": customer,
+                    "placed_at": now - timedelta(days=1, hours=3),
+                    "shipping_method": "express",
+                    "promised_by": now - timedelta(hours=4),
+                    "status": Order.Status.SHIPPED,
+                    "total": Decimal("59.00"),
+                },
+            )
+        Holding.objects.get_or_create(
+            customer=customer,
+            name="Kettle Pro 2"
+            if index == 0
+            else rng.choice(["Smart speaker", "Coffee machine", "Air purifier"]),
+            defaults={
+                "started_on": today - timedelta(days=rng.randint(100, 700)),
+                "warranty_ends_on": today
+                + timedelta(days=12 if index == 0 else rng.randint(60, 700)),
+            },
+        )
+        if rng.random() < 0.5:
+            Holding.objects.get_or_create(
+                customer=customer,
+                name="Home broadband",
+                defaults={
+                    "kind": Holding.Kind.PLAN,
+                    "started_on": today - timedelta(days=rng.randint(100, 900)),
+                    "renews_on": today + timedelta(days=rng.randint(10, 300)),
+                },
+            )
+        for place in rng.sample(places, 2):
+            CustomerPlace.objects.get_or_create(
+                customer=customer,
+                place=place,
+                defaults={"relation": rng.choice(CustomerPlace.Relation.values)},
+            )
+        for n in range(rng.randint(13, 17)):
+            channel, direction, summary, body = rng.choice(DEMO_MOMENTS)
+            interaction_log(
+                actor=None,
+                customer=customer,
+                channel=channel,
+                direction=direction,
+                summary=summary,
+                body=body,
+                occurred_at=now
+                - timedelta(days=n * 3 + rng.randint(0, 2), hours=rng.randint(0, 23)),
+                external_id=f"demo-{customer.pk}-{n}",
+            )

@@ -55,7 +55,8 @@ def timeline_page(qs: QuerySet, *, cursor: str | None, size: int) -> TimelinePag
     after = _cursor_decode(cursor)
     if after is not None:
         when, pk = after
-        qs = qs.filter(Q(occurred_at__lt=when) | Q(occurred_at=when, pk__lt=pk))
+        # The plain ``<=`` bound lets PostgreSQL read an index range instead of scanning.
+        qs = qs.filter(occurred_at__lte=when).filter(Q(occurred_at__lt=when) | Q(pk__lt=pk))
     rows = list(qs[: size + 1])
     has_more = len(rows) > size
     rows = rows[:size]

@@ -59,6 +59,9 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "customers.place": ALL,
         "customers.customermerge": READ,
         "customers.erasedidentity": READ,
+        # Channel configuration (holds secrets) and the raw inbox: supervisors only.
+        "customers.channelsource": ALL,
+        "customers.inboundevent": ALL,
         "cxportal.auditevent": READ,
         "cxportal.apiclient": ALL,
         "cxportal.team": ("view", "change"),

@@ -128,7 +128,10 @@ else:
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+# Redis: an unacknowledged task (its worker died) is redelivered after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 3600))
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(os.environ.get("CXPORTAL_BROKER_FOLDER", VAR_DIR / "broker"))
     for _sub in ("queue", "processed", "control"):
@@ -211,6 +214,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set (channel and preferred_channel share one), and names that stay
+    # unambiguous when other apps bring their own kinds and statuses.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "customers.models.Channel",
+        "ContactPointKindEnum": "customers.models.ContactPoint.Kind",
+        "ConsentStatusEnum": "customers.models.Consent.Status",
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------
@@ -241,3 +251,6 @@ CXPORTAL_PAGE_SIZE = 25
 FILTERS_EMPTY_CHOICE_LABEL = "Any"
 CXPORTAL_DEFAULT_PHONE_REGION = os.environ.get("CXPORTAL_DEFAULT_PHONE_REGION", "GB")
 CXPORTAL_WARRANTY_SOON_DAYS = 30
+# Body limit of the bulk API endpoints only (their parser reads the body itself): room for
+# 1,000 items with 64 KB bodies. Every other request keeps DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+CXPORTAL_BULK_MAX_BODY_BYTES = int(os.environ.get("CXPORTAL_BULK_MAX_BODY_BYTES", 96 * 1024 * 1024))

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from customers.webhooks import webhook_receive
 from cxportal import views
 from cxportal.api.exceptions import json_not_found
 
@@ -18,6 +19,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("customers.urls")),
+    # Channel providers push messages here (signed; see customers/webhooks.py).
+    path("webhooks/<slug:slug>/", webhook_receive, name="webhook_receive"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # The API's description is public on purpose: partners read it before they have a key.

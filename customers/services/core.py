@@ -224,6 +224,9 @@ def customer_resolve(
 
     Returns (customer, created). Points not known yet are attached to the customer found.
     A merged customer resolves to its survivor. Malformed points raise ValidationError.
+    An erased customer has no contact points left, so a new message from that person makes a
+    new prospect and never re-links the erased record; the hashed suppression entry
+    (``selectors.is_erased_identity``) still keeps them out of marketing.
     """
     if not contact_points:
         raise ValidationError("At least one contact point is needed to find a customer.")

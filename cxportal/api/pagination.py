@@ -1,3 +1,4 @@
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
 
@@ -8,3 +9,11 @@ class IdCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        """A malformed cursor is bad input (400 on ``cursor``), not a missing page."""
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            message = self.invalid_cursor_message
+            raise ValidationError({self.cursor_query_param: [message]}) from None

@@ -1,4 +1,5 @@
-"""Real Chromium (Debian's package) driven by Playwright; screenshots go to var/screenshots/."""
+"""Real Chromium (Debian's package) driven by Playwright; screenshots go to var/screenshots/
+(or to $CXPORTAL_SCREENSHOTS)."""
 
 import os
 import shutil
@@ -8,7 +9,10 @@ import pytest
 
 from tests.support.services import missing_service
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SCREENSHOTS = Path(
+    os.environ.get("CXPORTAL_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "var" / "screenshots"
+)
 FLAGS = [
     "--headless",
     "--no-sandbox",

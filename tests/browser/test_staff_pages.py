@@ -31,7 +31,7 @@ def test_agent_logs_in_finds_a_customer_and_loads_more_in_place(page, login, sho
     shot("customers-list")
 
     page.fill("input[name=q]", "ada")
-    page.click("button:has-text('Filter')")
+    page.click("form.filters button:has-text('Search')")
     page.get_by_role("link", name="Ada Lovelace").click()
     expect(page.locator("h1")).to_have_text("Ada Lovelace")
     expect(page.get_by_text("Needs step-free access")).to_be_visible()

@@ -3,12 +3,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from customers.models import Customer
+from customers.models import ContactPoint, Customer
+from customers.services import consent_set, contact_point_add
 from cxportal.models import AuditEvent
 from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/customers/"
+CHANNELS = ["email", "sms", "app", "phone", "social", "store", "web"]
+PURPOSES = ["service", "marketing", "feedback"]
 
 
 def test_list_filters_by_stage_region_and_name(api_as):
@@ -117,8 +120,246 @@ def test_list_query_count_does_not_grow_with_rows(staff, url):
     assert small == 3  # user perms, group perms, the page
 
 
-def test_detail_query_count_is_pinned(api_as, django_assert_num_queries):
+def test_detail_query_count_is_pinned_and_does_not_grow_with_points_or_consent(
+    staff, django_assert_num_queries
+):
+    user = staff("service")
     customer = CustomerFactory()
+
+    def get():
+        api = APIClient()
+        api.force_authenticate(type(user).objects.get(pk=user.pk))  # cold permission cache
+        # user perms, group perms, the row, its contact points, its consent
+        with django_assert_num_queries(5):
+            return api.get(f"{URL}{customer.pk}/").json()
+
+    def add(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            contact_point_add(actor=None, customer=customer, kind="app", value=f"app-{i}")
+            consent_set(
+                actor=None,
+                customer=customer,
+                channel=CHANNELS[i % 7],
+                purpose=PURPOSES[(i // 7) % 3],
+                granted=True,
+                source="x",
+            )
+
+    add(0, 3)
+    small = get()
+    add(3, 21)
+    large = get()
+    assert (len(small["contact_points"]), len(large["contact_points"])) == (3, 21)
+    assert (len(small["consent"]), len(large["consent"])) == (3, 21)
+
+
+def test_list_query_count_is_pinned_for_a_partner_too(partner, django_assert_num_queries):
+    client = partner(["customers:read"])
+    CustomerFactory.create_batch(3)
+    assert client.get(URL).status_code == 200  # first use stamps last_used_at
+    with django_assert_num_queries(2):  # the key, the page
+        assert len(client.get(URL).json()["results"]) == 3
+    CustomerFactory.create_batch(27)
+    with django_assert_num_queries(2):
+        assert len(client.get(URL).json()["results"]) == 30
+
+
+def test_detail_shows_contact_points_and_current_consent(api_as):
+    customer = CustomerFactory()
+    contact_point_add(actor=None, customer=customer, kind="email", value="Ada@Example.com")
+    consent_set(
+        actor=None, customer=customer, channel="sms", purpose="service", granted=True, source="x"
+    )
+    data = api_as("marketing").get(f"{URL}{customer.pk}/").json()
+    assert [(p["kind"], p["normalized"]) for p in data["contact_points"]] == [
+        ("email", "ada@example.com")
+    ]
+    assert [(c["channel"], c["purpose"], c["status"]) for c in data["consent"]] == [
+        ("sms", "service", "granted")
+    ]
+
+
+# --- Create with contact points -------------------------------------------------------------
+
+
+def test_create_with_contact_points_normalizes_them_and_search_finds_them(api_as):
+    api = api_as("sales")
+    response = api.post(
+        URL,
+        {
+            "display_name": "Ada Lovelace",
+            "contact_points": [
+                {"kind": "email", "value": " Ada@Example.COM "},
+                {"kind": "phone", "value": "07700 900123"},
+                {"kind": "social", "value": "@ada_l", "network": "twitter"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert sorted(p["normalized"] for p in data["contact_points"]) == [
+        "+447700900123",
+        "ada@example.com",
+        "twitter:ada_l",
+    ]
+    assert data["consent"] == []
+    for q in ("ada@example.com", "+44 7700 900123", "@ada_l"):
+        found = api.get(URL, {"q": q}).json()["results"]
+        assert [c["id"] for c in found] == [data["id"]], q
+    event = AuditEvent.objects.get(action="customer.create")
+    assert len(event.after["contact_points"]) == 3
+
+
+def test_create_reports_bad_contact_points_per_item_and_writes_nothing(api_as):
+    owner = CustomerFactory()
+    contact_point_add(actor=None, customer=owner, kind="email", value="taken@example.com")
+    response = api_as("service").post(
+        URL,
+        {
+            "display_name": "Someone",
+            "contact_points": [
+                {"kind": "email", "value": "fine@example.com"},
+                {"kind": "email", "value": "not-an-email"},
+                {"kind": "phone", "value": "12"},
+                {"kind": "fax", "value": "1"},
+                {"kind": "social", "value": "@x"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    items = response.json()["errors"]["contact_points"]  # by item index; good items absent
+    assert {index: list(errors) for index, errors in items.items()} == {
+        "1": ["value"],
+        "2": ["value"],
+        "3": ["kind"],
+        "4": ["network"],
+    }
+    assert "not-an-email" in items["1"]["value"][0]
+    assert Customer.objects.count() == 1 and ContactPoint.objects.count() == 1
+
+
+def test_create_with_a_contact_point_of_another_customer_is_400_on_that_item(api_as):
+    owner = CustomerFactory()
+    contact_point_add(actor=None, customer=owner, kind="phone", value="+447700900123")
+    response = api_as("service").post(
+        URL,
+        {
+            "display_name": "Someone",
+            "contact_points": [
+                {"kind": "email", "value": "new@example.com"},
+                {"kind": "phone", "value": "07700 900123"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "contact_points": {"1": {"value": ["07700 900123 already belongs to another customer."]}}
+    }
+    assert Customer.objects.count() == 1 and ContactPoint.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "display_name"),
+        ({"display_name": ""}, "display_name"),
+        ({"display_name": None}, "display_name"),
+        ({"display_name": "x" * 201}, "display_name"),
+        ({"display_name": ["Ada"]}, "display_name"),
+        ({"display_name": "A\x00da"}, "display_name"),
+        ({"display_name": "Ada", "lifecycle_stage": "royalty"}, "lifecycle_stage"),
+        ({"display_name": "Ada", "preferred_channel": "pigeon"}, "preferred_channel"),
+        ({"display_name": "Ada", "language": "x" * 11}, "language"),
+        ({"display_name": "Ada", "region": {"name": "North"}}, "region"),
+        ({"display_name": "Ada", "contact_points": {"kind": "email"}}, "contact_points"),
+        ({"display_name": "Ada", "contact_points": "a@example.com"}, "contact_points"),
+        ({"display_name": "Ada", "contact_points": ["a@example.com"]}, "contact_points"),
+        (
+            {
+                "display_name": "Ada",
+                "contact_points": [{"kind": "app", "value": f"u{i}"} for i in range(21)],
+            },
+            "contact_points",
+        ),
+        ({"display_name": "Ada", "email": "ada@example.com"}, "email"),
+        ({"display_name": "Ada", "merged_into": 1}, "merged_into"),
+    ],
+)
+def test_create_bad_input_is_400_per_field_and_nothing_is_written(api_as, body, field):
+    response = api_as("service").post(URL, body, format="json")
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["errors"]) == [field], response.json()
+    assert not Customer.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_create_restricted_field_of_the_wrong_type_is_400(api_as):
+    response = api_as("service").post(
+        URL,
+        {
+            "display_name": "Ada",
+            "accessibility_needs": "sometimes",
+            "accessibility_note": "x" * 2001,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"accessibility_needs", "accessibility_note"}
+
+
+@pytest.mark.parametrize("raw", ['{"display_name": "Ada"', "[]", '[{"display_name": "Ada"}]', "7"])
+def test_create_with_a_body_that_is_not_a_json_object_is_400(api_as, raw):
+    response = api_as("service").post(URL, raw, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"message", "code", "errors"}
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lifecycle_stage": "royalty"}, "lifecycle_stage"),
+        ({"display_name": None}, "display_name"),
+        ({"display_name": "  "}, "display_name"),
+        ({"region": "r" * 101}, "region"),
+        ({"region": ["North"]}, "region"),
+        ({"contact_points": []}, "contact_points"),
+        ({"id": 5}, "id"),
+    ],
+)
+def test_update_bad_input_is_400_per_field_and_nothing_changes(api_as, body, field):
+    customer = CustomerFactory(display_name="Ada", lifecycle_stage="active", region="North")
+    response = api_as("sales").patch(f"{URL}{customer.pk}/", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["errors"]) == [field]
+    customer.refresh_from_db()
+    assert (customer.display_name, customer.lifecycle_stage, customer.region) == (
+        "Ada",
+        "active",
+        "North",
+    )
+    assert not AuditEvent.objects.exists()
+
+
+def test_update_answers_the_detail(api_as):
+    customer = CustomerFactory()
+    contact_point_add(actor=None, customer=customer, kind="email", value="a@example.com")
+    data = (
+        api_as("service")
+        .patch(f"{URL}{customer.pk}/", {"preferred_channel": ""}, format="json")
+        .json()
+    )
+    assert data["preferred_channel"] == ""
+    assert [p["value"] for p in data["contact_points"]] == ["a@example.com"]
+
+
+def test_list_filters_do_not_apply_to_one_customer(api_as):
+    customer = CustomerFactory(lifecycle_stage="active")
     api = api_as("service")
-    with django_assert_num_queries(3):  # user perms, group perms, the row
-        assert api.get(f"{URL}{customer.pk}/").status_code == 200
+    for query in ("?lifecycle_stage=lapsed", "?lifecycle_stage=royalty", "?q=nobody-by-that-name"):
+        assert api.get(f"{URL}{customer.pk}/{query}").status_code == 200, query
+        assert api.get(f"{URL}{customer.pk}/timeline/{query}").status_code == 200, query
+        response = api.patch(f"{URL}{customer.pk}/{query}", {"region": "East"}, format="json")
+        assert response.status_code == 200, query

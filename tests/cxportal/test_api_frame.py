@@ -135,3 +135,21 @@ def test_schema_and_docs_are_served_with_local_assets_only(client):
     for asset in assets:
         if asset.startswith("/static/"):
             assert client.get(asset).status_code == 200, asset
+
+
+@pytest.mark.django_db
+def test_malformed_list_cursor_is_400_on_cursor(api_as):
+    response = api_as("service").get("/api/v1/customers/?cursor=not-a-cursor")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "cursor" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_oversized_body_is_a_json_400(api_as, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    response = api_as("service").post(
+        "/api/v1/customers/", {"display_name": "x" * 5_000}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_large"

@@ -79,8 +79,12 @@ def celery_worker(
     log_path: Path | None = None,
     concurrency: int = 1,
     extra_env: dict | None = None,
+    new_session: bool = False,
 ) -> Iterator[subprocess.Popen]:
-    """A real ``celery worker`` process on the test database, stopped on exit."""
+    """A real ``celery worker`` process on the test database, stopped on exit.
+
+    ``new_session=True`` makes the worker lead its own process group, so a test can kill it
+    with all its pool processes at once: ``os.killpg(proc.pid, signal.SIGKILL)``."""
     cmd = [
         sys.executable,
         "-m",
@@ -102,7 +106,14 @@ def celery_worker(
         cmd += ["--include", include]
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     env = process_env(CELERY_BROKER_URL=broker_url, **(extra_env or {}))
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=new_session,
+    )
     try:
         yield proc
     finally:

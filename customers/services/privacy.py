@@ -1,0 +1,258 @@
+"""GDPR: export everything we hold about a customer, and erase their personal data.
+
+Both walk ``customer_relations()`` (every foreign key to ``Customer`` in any app), so records
+later apps hang on a customer are exported and erased without this app importing them.
+A later app's model says which of its columns are personal with ``PERSONAL_FIELDS = (...)``;
+without it, erasure blanks every free-text column of its rows (see ``_personal_fields``).
+"""
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import CharField, F, Q, TextField, Value
+from django.db.models.functions import Cast, Coalesce, Concat
+from django.utils import timezone
+
+from customers.models import ContactPoint, Customer, CustomerMerge, ErasedIdentity, Interaction
+from customers.normalize import identity_digest
+from customers.services.merge import CustomerRelation, customer_relations
+from cxportal.models import AuditEvent
+from cxportal.services import audit_record
+
+EXPORT_FORMAT = "cxportal.customer-export/1"
+ERASED_NAME = "Erased customer #"
+
+#: Export section per relation; any other relation lands in ``other["app.model.field"]``.
+SECTIONS = {
+    ("customers.contactpoint", "customer"): "contact_points",
+    ("customers.consent", "customer"): "consents",
+    ("customers.consentevent", "customer"): "consent_history",
+    ("customers.holding", "customer"): "holdings",
+    ("customers.order", "customer"): "orders",
+    ("customers.customerplace", "customer"): "places",
+    ("customers.interaction", "customer"): "interactions",
+    ("customers.customer", "merged_into"): "merged_records",
+}
+#: Extra columns exported with a section (what the bare foreign key would not say).
+SECTION_EXTRA = {"places": ("place__kind", "place__code", "place__name")}
+#: Rows one hop further, pointing at the customer's interactions (``interaction_relations``).
+INTERACTION_SECTIONS = {("customers.inboundevent", "interaction"): "inbound_events"}
+
+#: The personal columns of the customers app's own rows (contact points are deleted whole,
+#: merged-away customer records are erased like the customer). Order numbers, channels,
+#: dates, amounts and sentiment stay: they are the anonymous aggregates.
+PERSONAL_FIELDS = {
+    "customers.consent": ("source",),
+    "customers.consentevent": ("source",),
+    "customers.holding": ("reference",),
+    "customers.interaction": ("summary", "body"),
+    "customers.order": (),
+    "customers.customerplace": (),
+    # The raw message an interaction came in as.
+    "customers.inboundevent": ("payload", "error"),
+}
+CUSTOMER_SCRUB = {"accessibility_needs": False, "accessibility_note": ""}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe value (what ``model_to_dict`` gives, made serializable)."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+def interaction_relations() -> list[CustomerRelation]:
+    """Foreign keys to ``Interaction`` from other models (the raw ``InboundEvent`` a message
+    came in as, later apps' links): data about the customer one hop further. Filter their
+    rows with ``<field>__customer``."""
+    relations = []
+    for rel in Interaction._meta.get_fields(include_hidden=True):
+        if not (rel.auto_created and not rel.concrete) or rel.many_to_many:
+            continue
+        if rel.related_model is Interaction:
+            continue  # replies: interactions themselves
+        relations.append(CustomerRelation(model=rel.related_model, field=rel.field))
+    return sorted(relations, key=lambda r: r.key)
+
+
+def _rows(qs, *extra: str):
+    names = [f.attname for f in qs.model._meta.concrete_fields] + list(extra)
+    for row in qs.order_by("pk").values(*names).iterator(chunk_size=2_000):
+        yield {key: _plain(value) for key, value in row.items()}
+
+
+@transaction.atomic
+def customer_export(*, actor: Any, customer: Customer) -> dict[str, Any]:
+    """Everything we hold about the customer, as plain JSON-ready data.
+
+    ``customer`` (every column, restricted ones included: it is the person's own data), then
+    one section per relation (``contact_points``, ``consents``, ``consent_history``,
+    ``holdings``, ``orders``, ``places``, ``interactions``, ``merged_records``, ``merges``),
+    ``inbound_events`` (the raw messages behind the interactions) and ``other`` for rows of
+    later apps (``{"app.model.field": [rows]}``). Rows are read with
+    ``.iterator()``. The export is audited, with section counts only (no personal data).
+    """
+    export: dict[str, Any] = {
+        "format": EXPORT_FORMAT,
+        "exported_at": timezone.now().isoformat(),
+        "customer": next(_rows(Customer.objects.filter(pk=customer.pk))),
+        **{section: [] for section in SECTIONS.values()},
+        **{section: [] for section in INTERACTION_SECTIONS.values()},
+        "merges": list(
+            _rows(CustomerMerge.objects.filter(Q(survivor=customer) | Q(merged=customer)))
+        ),
+        "other": {},
+    }
+    for relation in customer_relations():
+        section = SECTIONS.get(relation.key)
+        rows = list(_rows(relation.rows_of(customer), *SECTION_EXTRA.get(section, ())))
+        if section is not None:
+            export[section] = rows
+        elif rows:
+            export["other"][".".join(relation.key)] = rows
+    for relation in interaction_relations():
+        section = INTERACTION_SECTIONS.get(relation.key)
+        qs = relation.model._base_manager.filter(**{f"{relation.field.name}__customer": customer})
+        rows = list(_rows(qs))
+        if section is not None:
+            export[section] = rows
+        elif rows:
+            export["other"][".".join(relation.key)] = rows
+    counts = {name: len(value) for name, value in export.items() if isinstance(value, list)} | {
+        name: len(rows) for name, rows in export["other"].items()
+    }
+    audit_record(actor=actor, action="customer.export", target=customer, after={"rows": counts})
+    return export
+
+
+def _personal_fields(relation: CustomerRelation) -> list[models.Field]:
+    """The columns to blank on a related model's rows.
+
+    The customers app's own models are listed in ``PERSONAL_FIELDS``; a later app's model may
+    declare ``PERSONAL_FIELDS``; otherwise every free-text column (CharField/TextField without
+    choices, not part of a uniqueness rule) is personal: erring on erasing."""
+    meta = relation.model._meta
+    names = PERSONAL_FIELDS.get(meta.label_lower, getattr(relation.model, "PERSONAL_FIELDS", None))
+    if names is not None:
+        return [meta.get_field(name) for name in names]
+    unique = {name for fields in meta.unique_together for name in fields} | {
+        name
+        for c in meta.constraints
+        if isinstance(c, models.UniqueConstraint)
+        for name in (c.fields or ())
+    }
+    return [
+        f
+        for f in meta.concrete_fields
+        if isinstance(f, CharField | TextField)
+        and not f.choices
+        and not f.unique
+        and not f.primary_key
+        and f.name not in unique
+    ]
+
+
+def _blank(field: models.Field) -> Any:
+    if isinstance(field, models.JSONField):
+        return {}
+    return None if field.null else ""
+
+
+def _customer_and_merged_ids(customer: Customer) -> list[int]:
+    """The customer and every record merged into it (directly or through a chain)."""
+    ids, frontier = [customer.pk], [customer.pk]
+    while frontier:
+        frontier = list(
+            Customer.objects.filter(merged_into__in=frontier).values_list("pk", flat=True)
+        )
+        ids += frontier
+    return ids
+
+
+@transaction.atomic
+def customer_erase(*, actor: Any, customer: Customer) -> Customer:
+    """Remove the customer's personal data and keep the anonymous rest.
+
+    - The customer record (and any record merged into it: the same person) becomes
+      "Erased customer #id", accessibility needs and note cleared, ``erased_at`` set.
+    - Contact points are deleted; for each a keyed hash ``ErasedIdentity(kind, digest)`` is
+      kept first, so campaigns can refuse to market to that address again
+      (``selectors.is_erased_identity``).
+    - Related rows stay (orders, interactions, consent, places: counts, channels, dates) with
+      their personal columns blanked (interaction summary/body, consent sources, holding
+      references, the raw payload of the inbound events behind the interactions; later
+      apps' rows per ``_personal_fields``).
+    - Audit events about the customer keep who did what when, but their before/after values
+      and label (which held the name, addresses, notes) are redacted.
+
+    A new message from the erased person later finds no contact point, so identity resolution
+    creates a new prospect; it never re-links to the erased record. Erasing again is harmless
+    (it scrubs anything attached since; ``erased_at`` keeps the first time). A customer that
+    was merged away is refused: erase its survivor, which erases this record too.
+    Permission (``customers.erase_customer``) is the caller's job.
+    """
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.merged_into_id:
+        raise ValidationError(
+            f"Customer #{customer.pk} was merged into #{customer.merged_into_id}; erase that "
+            "customer (which erases this record too)."
+        )
+    ids = _customer_and_merged_ids(customer)
+    now = timezone.now()
+
+    points = ContactPoint.objects.filter(customer__in=ids)
+    identities = [
+        ErasedIdentity(kind=kind, digest=identity_digest(kind, normalized))
+        for kind, normalized in points.values_list("kind", "normalized").iterator()
+    ]
+    ErasedIdentity.objects.bulk_create(identities, ignore_conflicts=True, batch_size=500)
+    deleted, _ = points.delete()
+
+    blanked: dict[str, int] = {}
+    # One hop further first: those rows are found through the interactions' customer.
+    for relation, lookup in [
+        *((r, f"{r.field.name}__customer__in") for r in interaction_relations()),
+        *((r, f"{r.field.name}__in") for r in customer_relations()),
+    ]:
+        if relation.model in (Customer, ContactPoint):
+            continue
+        fields = _personal_fields(relation)
+        if fields:
+            blanked[".".join(relation.key)] = relation.model._base_manager.filter(
+                **{lookup: ids}
+            ).update(**{f.name: _blank(f) for f in fields})
+
+    Customer.objects.filter(pk__in=ids).update(
+        display_name=Concat(Value(ERASED_NAME), Cast("id", CharField())),
+        erased_at=Coalesce(F("erased_at"), Value(now)),
+        updated_at=now,
+        **CUSTOMER_SCRUB,
+    )
+    AuditEvent.objects.filter(
+        target_type=Customer._meta.label_lower, target_id__in=[str(i) for i in ids]
+    ).update(
+        before={},
+        after={"redacted": "personal data erased"},
+        target_label=Concat(Value(ERASED_NAME), F("target_id")),
+    )
+    customer.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="customer.erase",
+        target=customer,
+        after={
+            "customers": ids,
+            "contact_points_deleted": deleted,
+            "identities_kept": len(identities),
+            "rows_blanked": blanked,
+        },
+    )
+    return customer

@@ -1,0 +1,388 @@
+"""The benchmark behind `make bench`: server time and query counts of the pages and API calls
+that must stay fast at 1M customers / 10M interactions, each beside the bare SQL answering
+the same question.
+
+Project wiring (top layer): it drives the real views through Django's test client (server
+time, no network) and the real services, on whatever database DATABASE_URL names. Run it on
+a database filled by ``manage.py seed``; it adds one "heavy" customer with a long timeline
+(so "page 100" exists) and its own bulk-ingest rows under a ``bench-`` external id prefix.
+"""
+
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from customers.models import ContactPoint, Customer, Interaction, Order
+from customers.services import customer_create
+from cxportal.models import Team
+from cxportal.services import api_client_create, teams_ensure_defaults
+
+HEAVY_NAME = "Benchmark heavy timeline"
+HEAVY_INTERACTIONS = 5_000  # 100 API pages of 50
+
+
+@dataclass
+class Row:
+    name: str
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    queries: int | None = None
+    sql_p50_ms: float | None = None
+    ratio: float | None = None
+    rate: float | None = None  # rows per second, for throughput rows
+    note: str = ""
+    samples: list[float] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("samples")
+        return data
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _p(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _bare_sql(sql: str, params_list: list[list], repeat: int) -> list[float]:
+    samples = []
+    with connection.cursor() as cursor:
+        for i in range(repeat):
+            params = params_list[i % len(params_list)]
+            start = time.perf_counter()
+            cursor.execute(sql, params)
+            cursor.fetchall()
+            samples.append(time.perf_counter() - start)
+    return samples
+
+
+class Benchmark:
+    def __init__(self, *, repeat: int = 50, batches: int = 5, seed: int = 1, progress=None):
+        self.repeat = repeat
+        self.batches = batches
+        self.rng = random.Random(seed)  # noqa: S311 - sampling, not security
+        self.progress = progress or (lambda message: None)
+        self.rows: list[Row] = []
+
+    # --- setup -------------------------------------------------------------------------
+    def _staff_client(self) -> Client:
+        teams_ensure_defaults()
+        user, created = get_user_model().objects.get_or_create(username="bench-service")
+        if created:
+            user.groups.add(Team.objects.get(slug="service").group)
+        client = Client()
+        client.force_login(user)
+        return client
+
+    def _partner_key(self) -> str:
+        _client, key = api_client_create(
+            name=f"bench-{uuid.uuid4().hex[:8]}",
+            scopes=["customers:read", "interactions:write"],
+            rate="1000000/min",
+        )
+        return key
+
+    def _sample_customers(self, n: int) -> list[int]:
+        hi = Customer.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        lo = Customer.objects.order_by("id").values_list("id", flat=True).first() or 0
+        picks: list[int] = []
+        while len(picks) < n and hi:
+            start = self.rng.randint(lo, hi)
+            found = (
+                Customer.objects.filter(id__gte=start, merged_into__isnull=True)
+                .order_by("id")
+                .values_list("id", flat=True)
+                .first()
+            )
+            if found:
+                picks.append(found)
+        return picks
+
+    def _heavy_customer(self) -> Customer:
+        customer = Customer.objects.filter(display_name=HEAVY_NAME).first()
+        if customer is None:
+            customer = customer_create(actor=None, display_name=HEAVY_NAME)
+        have = Interaction.objects.filter(customer=customer).count()
+        if have < HEAVY_INTERACTIONS:
+            now = timezone.now()
+            Interaction.objects.bulk_create(
+                [
+                    Interaction(
+                        customer=customer,
+                        channel=Customer.Channel.values[i % len(Customer.Channel.values)],
+                        direction=Interaction.Direction.INBOUND,
+                        occurred_at=now - timedelta(minutes=7 * i),
+                        summary=f"Heavy timeline entry {i}",
+                        external_id=f"bench-heavy-{customer.pk}-{i}",
+                    )
+                    for i in range(have, HEAVY_INTERACTIONS)
+                ],
+                batch_size=1000,
+            )
+        return customer
+
+    # --- measurements ------------------------------------------------------------------
+    def _measure(self, name: str, call: Callable[[int], object], args: list, note: str = ""):
+        queries = []
+        samples = []
+        for i in range(self.repeat):
+            arg = args[i % len(args)]
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                call(arg)
+                samples.append(time.perf_counter() - start)
+            queries.append(len(ctx.captured_queries))
+        row = Row(
+            name=name,
+            p50_ms=_ms(statistics.median(samples)),
+            p95_ms=_ms(_p(samples, 0.95)),
+            queries=max(queries),
+            note=note,
+            samples=samples,
+        )
+        self.rows.append(row)
+        self.progress(f"{name}: p50 {row.p50_ms} ms, {row.queries} queries")
+        return row
+
+    def _with_sql(self, row: Row, sql: str, params_list: list[list]) -> None:
+        sql_samples = _bare_sql(sql, params_list, self.repeat)
+        row.sql_p50_ms = _ms(statistics.median(sql_samples))
+        if row.sql_p50_ms:
+            row.ratio = round(row.p50_ms / row.sql_p50_ms, 1)
+
+    def _ok(self, response, status: int = 200):
+        if response.status_code != status:
+            raise RuntimeError(
+                f"{response.request['PATH_INFO']} answered {response.status_code}, "
+                f"expected {status}: {response.content[:300]!r}"
+            )
+        return response
+
+    def run(self) -> list[Row]:
+        customers = Customer.objects.count()
+        interactions_estimate = _table_estimate(Interaction._meta.db_table)
+        self.progress(f"database: {customers} customers, ~{interactions_estimate} interactions")
+        staff = self._staff_client()
+        key = self._partner_key()
+        partner = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        sample = self._sample_customers(min(self.repeat, 50))
+        if not sample:
+            raise RuntimeError("No customers: run `manage.py seed --customers N` first.")
+        heavy = self._heavy_customer()
+        timeline_sql = (
+            f"SELECT * FROM {Interaction._meta.db_table} WHERE customer_id = %s "  # noqa: S608
+            "ORDER BY occurred_at DESC, id DESC LIMIT 21"
+        )
+
+        row = self._measure(
+            "360 page (staff, HTML)",
+            lambda pk: self._ok(staff.get(f"/customers/{pk}/")),
+            sample,
+        )
+        self._with_sql(
+            row,
+            "SELECT c.*, (SELECT array_agg(o.id) FROM (SELECT id FROM customers_order "
+            "WHERE customer_id = c.id ORDER BY placed_at DESC LIMIT 5) o), "
+            "(SELECT array_agg(t.id) FROM (SELECT id FROM customers_interaction "
+            "WHERE customer_id = c.id ORDER BY occurred_at DESC, id DESC LIMIT 21) t) "
+            "FROM customers_customer c WHERE c.id = %s"
+            if connection.vendor == "postgresql"
+            else "SELECT * FROM customers_customer WHERE id = %s",
+            [[pk] for pk in sample],
+        )
+
+        row = self._measure(
+            "timeline API, page 1",
+            lambda pk: self._ok(partner.get(f"/api/v1/customers/{pk}/timeline/")),
+            sample,
+        )
+        self._with_sql(row, timeline_sql, [[pk] for pk in sample])
+
+        deep = self._deep_cursor(partner, heavy.pk, pages=100)
+        row = self._measure(
+            "timeline API, page 100",
+            lambda url: self._ok(partner.get(url)),
+            [deep],
+            note=f"customer with {HEAVY_INTERACTIONS} interactions",
+        )
+        entry = (
+            Interaction.objects.filter(customer=heavy)
+            .order_by("-occurred_at", "-id")
+            .values_list("occurred_at", "id")[99 * 50]
+        )
+        self._with_sql(
+            row,
+            f"SELECT * FROM {Interaction._meta.db_table} WHERE customer_id = %s "  # noqa: S608
+            "AND (occurred_at, id) <= (%s, %s) ORDER BY occurred_at DESC, id DESC LIMIT 51",
+            [[heavy.pk, entry[0], entry[1]]],
+        )
+
+        emails = list(
+            ContactPoint.objects.filter(kind="email", customer_id__in=sample).values_list(
+                "value", flat=True
+            )
+        ) or ["nobody@example.com"]
+        row = self._measure(
+            "search by email (staff list)",
+            lambda q: self._ok(staff.get("/customers/", {"q": q})),
+            emails,
+        )
+        self._with_sql(
+            row,
+            "SELECT customer_id FROM customers_contactpoint WHERE kind = 'email' "
+            "AND normalized = %s",
+            [[e.lower()] for e in emails],
+        )
+
+        orders = list(
+            Order.objects.filter(customer_id__in=sample).values_list("external_id", flat=True)
+        ) or ["NO-SUCH-ORDER"]
+        row = self._measure(
+            "search by order number (API)",
+            lambda q: self._ok(partner.get("/api/v1/customers/", {"q": q})),
+            orders,
+        )
+        self._with_sql(
+            row,
+            "SELECT customer_id FROM customers_order WHERE external_id = %s",
+            [[o] for o in orders],
+        )
+
+        names = [
+            n.split()[-1]
+            for n in Customer.objects.filter(id__in=sample).values_list("display_name", flat=True)
+        ]
+        row = self._measure(
+            "search by name (API, first page)",
+            lambda q: self._ok(partner.get("/api/v1/customers/", {"q": q})),
+            names,
+        )
+        self._with_sql(
+            row,
+            "SELECT * FROM customers_customer WHERE UPPER(display_name) LIKE UPPER(%s) "
+            "AND merged_into_id IS NULL ORDER BY id DESC LIMIT 51",
+            [[f"%{n}%"] for n in names],
+        )
+
+        self._ingest_rows(partner, sample)
+        return self.rows
+
+    def _deep_cursor(self, partner: Client, customer_id: int, pages: int) -> str:
+        url = f"/api/v1/customers/{customer_id}/timeline/?page_size=50"
+        for _ in range(pages - 1):
+            body = self._ok(partner.get(url)).json()
+            if not body.get("next"):
+                raise RuntimeError("the heavy customer's timeline ended before page 100")
+            url = body["next"].split("testserver", 1)[-1]
+        return url
+
+    def _ingest_rows(self, partner: Client, sample: list[int]) -> None:
+        run = uuid.uuid4().hex[:10]
+        now = timezone.now().isoformat()
+        batches = [
+            {
+                "items": [
+                    {
+                        "customer_id": sample[(b * 1000 + i) % len(sample)],
+                        "channel": "app",
+                        "direction": "inbound",
+                        "occurred_at": now,
+                        "summary": "Benchmark app event",
+                        "body": "Tapped 'track my order' twice.",
+                        "external_id": f"bench-{run}-{b}-{i}",
+                    }
+                    for i in range(1000)
+                ]
+            }
+            for b in range(self.batches)
+        ]
+        for label in ("bulk ingest, new (1,000/batch)", "bulk ingest, replayed"):
+            samples, queries = [], []
+            for batch in batches:
+                with CaptureQueriesContext(connection) as ctx:
+                    start = time.perf_counter()
+                    self._ok(
+                        partner.post(
+                            "/api/v1/interactions/bulk/", batch, content_type="application/json"
+                        )
+                    )
+                    samples.append(time.perf_counter() - start)
+                queries.append(len(ctx.captured_queries))
+            row = Row(
+                name=label,
+                p50_ms=_ms(statistics.median(samples)),
+                p95_ms=_ms(max(samples)),
+                queries=max(queries),
+                rate=round(1000 * len(batches) / sum(samples)),
+                note="interactions/s, one process, through the HTTP API",
+            )
+            self.rows.append(row)
+            self.progress(f"{label}: {row.rate} rows/s, {row.queries} queries per batch")
+
+
+def _table_estimate(table: str) -> int:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [table])
+            found = cursor.fetchone()
+            if found and found[0] > 0:
+                return int(found[0])
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - table name from _meta
+        return int(cursor.fetchone()[0])
+
+
+def format_table(rows: list[Row]) -> str:
+    header = ("measure", "p50 ms", "p95 ms", "queries", "bare SQL ms", "× SQL", "rows/s")
+    lines = [header]
+    for r in rows:
+        lines.append(
+            (
+                r.name,
+                _fmt(r.p50_ms),
+                _fmt(r.p95_ms),
+                _fmt(r.queries),
+                _fmt(r.sql_p50_ms),
+                _fmt(r.ratio),
+                _fmt(r.rate),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = []
+    for n, line in enumerate(lines):
+        out.append(
+            "| "
+            + " | ".join(
+                c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(line)
+            )
+            + " |"
+        )
+        if n == 0:
+            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out)
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value}"

@@ -1,0 +1,50 @@
+import json
+import sys
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from customers.models import Customer
+from cxportal.benchmark import Benchmark, format_table
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure the 360 page, the timeline API (page 1 and 100), search and bulk ingest on "
+        "the current database (fill it first with `manage.py seed --customers N`). Prints a "
+        "table and writes JSON."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scale",
+            type=int,
+            default=0,
+            help="first seed up to this many customers (nothing is added when there are enough)",
+        )
+        parser.add_argument("--repeat", type=int, default=50, help="samples per measure")
+        parser.add_argument("--batches", type=int, default=5, help="bulk-ingest batches")
+        parser.add_argument("--json", default="var/benchmark.json", help="where to write JSON")
+
+    def handle(self, *args, scale: int, repeat: int, batches: int, json: str, **options):
+        if connection.vendor != "postgresql":
+            self.stderr.write("Note: not PostgreSQL; the figures in the README are PostgreSQL's.")
+        missing = scale - Customer.objects.count()
+        if missing > 0:
+            call_command("seed", customers=missing, stdout=self.stdout, stderr=self.stderr)
+
+        def progress(message: str) -> None:
+            print(f"  … {message}", file=sys.stderr, flush=True)
+
+        rows = Benchmark(repeat=repeat, batches=batches, progress=progress).run()
+        self.stdout.write(format_table(rows))
+        path = Path(json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_dumps([r.as_dict() for r in rows]))
+        self.stdout.write(f"\nJSON written to {path}")
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, indent=2)

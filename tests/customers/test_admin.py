@@ -1,0 +1,238 @@
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import (
+    ContactPoint,
+    Customer,
+    CustomerMerge,
+    Interaction,
+    Order,
+)
+from customers.services import contact_point_add, customer_merge
+from cxportal.models import AuditEvent
+from tests.customers.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2024, 7, 1, tzinfo=UTC)
+INLINES = ("contact_points", "consents", "holdings", "orders")
+
+
+@pytest.fixture
+def boss(staff):
+    return staff("supervisor")
+
+
+@pytest.fixture
+def boss_client(client, boss):
+    client.force_login(boss)
+    return client
+
+
+def with_rows(customer: Customer, n: int = 1) -> Customer:
+    Interaction.objects.bulk_create(
+        Interaction(customer=customer, channel="sms", direction="inbound", occurred_at=T0)
+        for _ in range(n)
+    )
+    Order.objects.create(
+        customer=customer,
+        external_id=f"ORD-{customer.pk}",
+        placed_at=T0,
+        shipping_method="express",
+    )
+    return customer
+
+
+def test_every_customers_model_is_registered_and_its_changelist_loads(client, staff):
+    # A superuser: this checks the admin configuration of every model, not team permissions.
+    client.force_login(staff(None, is_staff=True, is_superuser=True))
+    with_rows(CustomerFactory())
+    for model in apps.get_app_config("customers").get_models():
+        assert admin.site.is_registered(model), model
+        meta = model._meta
+        response = client.get(f"/admin/{meta.app_label}/{meta.model_name}/")
+        assert response.status_code == 200, meta.model_name
+        assert admin.site._registry[model].show_full_result_count is False, meta.model_name
+    assert admin.site.is_registered(AuditEvent)
+
+
+@pytest.mark.parametrize("model_name", ["customer", "interaction", "order", "contactpoint"])
+def test_changelist_query_count_does_not_grow_with_rows(boss_client, model_name):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = boss_client.get(f"/admin/customers/{model_name}/")
+            assert response.status_code == 200
+        return len(ctx)
+
+    for _ in range(3):
+        contact_point_add(
+            actor=None, customer=with_rows(CustomerFactory()), kind="app", value=f"U{_}"
+        )
+    small = count()
+    for i in range(27):
+        contact_point_add(
+            actor=None, customer=with_rows(CustomerFactory()), kind="app", value=f"V{i}"
+        )
+    assert count() == small
+
+
+def test_customer_page_has_bounded_inlines_and_hides_restricted_fields(boss_client, client, staff):
+    customer = CustomerFactory(accessibility_note="Guide dog")
+    for i in range(8):
+        Order.objects.create(
+            customer=customer, external_id=f"K{i}", placed_at=T0, shipping_method="standard"
+        )
+    html = boss_client.get(f"/admin/customers/customer/{customer.pk}/change/").content.decode()
+    assert "Guide dog" in html
+    # The newest five orders only, never all of them.
+    assert re.findall(r"<p>(K\d)</p>", html) == ["K7", "K6", "K5", "K4", "K3"]
+    for prefix in INLINES:
+        assert f'id="{prefix}-group"' in html, prefix
+    assert 'id="interactions-group"' not in html  # no unbounded inline of the timeline
+
+    viewer = staff("marketing")
+    viewer.is_staff = True
+    viewer.save()
+    client.force_login(viewer)
+    response = client.get(f"/admin/customers/customer/{customer.pk}/change/")
+    assert response.status_code == 200
+    assert "Guide dog" not in response.content.decode()
+
+
+def test_customer_search_finds_by_email_and_number_and_feeds_autocomplete(boss_client):
+    ada = CustomerFactory(display_name="Ada Lovelace")
+    contact_point_add(actor=None, customer=ada, kind="email", value="Ada@Example.com")
+    CustomerFactory(display_name="Someone Else")
+    for term in ("ada@example.com", str(ada.pk), "lovelace"):
+        html = boss_client.get("/admin/customers/customer/", {"q": term}).content.decode()
+        assert "Ada Lovelace" in html and "Someone Else" not in html, term
+    response = boss_client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "customers",
+            "model_name": "order",
+            "field_name": "customer",
+            "term": "ada@example.com",
+        },
+    )
+    assert [r["id"] for r in response.json()["results"]] == [str(ada.pk)]
+
+
+def test_admin_edit_goes_through_the_service_and_is_audited(boss_client):
+    customer = CustomerFactory(display_name="Old Name", region="North")
+    data = {
+        "display_name": "New Name",
+        "lifecycle_stage": "active",
+        "region": "North",
+        "preferred_channel": "email",
+        "language": "en",
+        "accessibility_note": "",
+    }
+    for prefix in INLINES:
+        data[f"{prefix}-TOTAL_FORMS"] = "0"
+        data[f"{prefix}-INITIAL_FORMS"] = "0"
+    response = boss_client.post(f"/admin/customers/customer/{customer.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Customer.objects.get(pk=customer.pk).display_name == "New Name"
+    event = AuditEvent.objects.get(action="customer.update", target_id=str(customer.pk))
+    assert event.before == {"display_name": "Old Name"}
+    assert event.after == {"display_name": "New Name"}
+
+
+def test_contact_point_admin_normalizes_and_refuses_bad_values(boss_client):
+    customer = CustomerFactory()
+    url = "/admin/customers/contactpoint/add/"
+    base = {"customer": customer.pk, "kind": "email", "network": ""}
+    bad = boss_client.post(url, {**base, "value": "not an email"})
+    assert bad.status_code == 200 and "not a valid email" in bad.content.decode()
+    good = boss_client.post(url, {**base, "value": "Mixed@Example.COM"})
+    assert good.status_code == 302
+    assert ContactPoint.objects.get(customer=customer).normalized == "mixed@example.com"
+
+
+def test_merge_action_merges_into_the_oldest(boss_client, boss):
+    oldest, middle, newest = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    with_rows(newest, 2)
+    response = boss_client.post(
+        "/admin/customers/customer/",
+        {
+            "action": "merge_into_oldest",
+            "_selected_action": [newest.pk, oldest.pk, middle.pk],
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert f"into #{oldest.pk}" in response.content.decode()
+    merged = Customer.objects.filter(merged_into=oldest).values_list("pk", flat=True)
+    assert set(merged) == {middle.pk, newest.pk}
+    assert Interaction.objects.filter(customer=oldest).count() == 2
+    assert AuditEvent.objects.filter(action="customer.merge", actor_user=boss).count() == 2
+
+
+def test_merge_action_needs_the_merge_permission(client, staff):
+    from django.contrib.auth.models import Permission
+
+    clerk = staff("sales")
+    clerk.is_staff = True
+    clerk.user_permissions.add(Permission.objects.get(codename="change_customer"))
+    clerk.save()
+    client.force_login(clerk)
+    a, b = CustomerFactory(), CustomerFactory()
+    page = client.get("/admin/customers/customer/").content.decode()
+    assert "merge_into_oldest" not in page
+    client.post(
+        "/admin/customers/customer/",
+        {"action": "merge_into_oldest", "_selected_action": [a.pk, b.pk]},
+    )
+    assert not CustomerMerge.objects.exists()
+
+
+def test_undo_merge_action(boss_client, boss):
+    survivor, merged = CustomerFactory(), with_rows(CustomerFactory(), 3)
+    merge = customer_merge(actor=boss, survivor=survivor, merged=merged)
+    response = boss_client.post(
+        "/admin/customers/customermerge/",
+        {"action": "undo_merge", "_selected_action": [merge.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200 and "undone" in response.content.decode()
+    merge.refresh_from_db()
+    assert merge.undone_at is not None
+    assert Interaction.objects.filter(customer=merged).count() == 3
+    assert Customer.objects.get(pk=merged.pk).merged_into_id is None
+
+
+def test_audit_events_are_readable_in_admin(boss_client):
+    customer = CustomerFactory()
+    contact_point_add(actor=None, customer=customer, kind="email", value="x@example.com")
+    response = boss_client.get("/admin/cxportal/auditevent/")
+    assert response.status_code == 200 and "contact_point.add" in response.content.decode()
+
+
+def test_channel_source_secret_is_write_only(client, staff):
+    from customers.models import ChannelSource
+
+    client.force_login(staff(None, is_staff=True, is_superuser=True))
+    source = ChannelSource.objects.create(
+        name="Mail", slug="mail", kind="email_imap", channel="email", secret="s3cr3t-value"
+    )
+    url = f"/admin/customers/channelsource/{source.pk}/change/"
+    assert "s3cr3t-value" not in client.get(url).content.decode()
+    data = {
+        "name": "Mailbox",
+        "slug": "mail",
+        "kind": "email_imap",
+        "channel": "email",
+        "is_active": "on",
+        "settings": "{}",
+        "secret": "",
+        "poll_interval_seconds": "60",
+    }
+    assert client.post(url, data).status_code == 302
+    source.refresh_from_db()
+    assert (source.name, source.secret) == ("Mailbox", "s3cr3t-value")
