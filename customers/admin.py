@@ -6,14 +6,23 @@ Built for 1M customers / 10M interactions: no full COUNT(*) per page
 loads a whole table, autocomplete instead of select boxes for customers and places, and no
 unbounded inline (orders show the newest few, interactions are not inlined at all).
 
-Writes with business rules go through services: editing a customer, merging, undoing a
-merge. History tables (consent history, merges, erased identities) are read-only.
+Writes go through services or not at all: editing a customer (``customer_update``),
+adding a contact point (``contact_point_add``), merging, undoing a merge, erasing personal
+data (``customer_erase``; a customer is never deleted: its orders and interactions are the
+business's records). Consent, holdings, orders, places of customers and interactions are
+read-only here (consent changes through ``consent_set`` in the UI and API, the rest arrives
+through the API and the channels); history tables (consent history, merges, erased
+identities) are read-only. The accessibility-needs filter shows only to those allowed to
+see the restricted fields.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from customers.filtersets import CustomerFilterSet
 from customers.models import (
@@ -32,7 +41,15 @@ from customers.models import (
     Place,
 )
 from customers.normalize import normalize_contact
-from customers.services import customer_create, customer_merge, customer_unmerge, customer_update
+from customers.services import (
+    channel_sync_retry,
+    contact_point_add,
+    customer_create,
+    customer_erase,
+    customer_merge,
+    customer_unmerge,
+    customer_update,
+)
 from customers.services.core import EDITABLE_FIELDS
 
 #: "Merge selected customers" works on a handful of duplicates, never a whole table.
@@ -92,7 +109,7 @@ class ConsentInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
 
-class HoldingInline(admin.TabularInline):
+class HoldingInline(ReadOnlyMixin, admin.TabularInline):
     model = Holding
     fields = ("kind", "name", "reference", "started_on", "warranty_ends_on", "renews_on")
     extra = 0
@@ -121,6 +138,9 @@ class RecentOrderInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(MergePermissionMixin, admin.ModelAdmin):
+    """Edits go through ``customer_update``; nothing is deleted (erase instead); an erased
+    customer is read-only."""
+
     list_display = (
         "id",
         "display_name",
@@ -132,14 +152,51 @@ class CustomerAdmin(MergePermissionMixin, admin.ModelAdmin):
         "created_at",
     )
     list_display_links = ("id", "display_name")
-    list_filter = (StateFilter, "lifecycle_stage", "preferred_channel", "accessibility_needs")
+    list_filter = (StateFilter, "lifecycle_stage", "preferred_channel")
     search_fields = ("display_name",)
     search_help_text = "Customer number, name, email, phone, @handle or order number"
-    readonly_fields = ("merged_into", "erased_at", "created_at", "updated_at")
+    readonly_fields = ("merged_into", "erased_at", "personal_data", "created_at", "updated_at")
     ordering = ("-id",)
     show_full_result_count = False  # no COUNT(*) over a million rows on every page
     inlines = (ContactPointInline, ConsentInline, HoldingInline, RecentOrderInline)
-    actions = ("merge_into_oldest",)
+    actions = ("merge_into_oldest", "erase_personal_data")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a customer is erased (GDPR), never deleted: see "personal data"
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.erased_at is not None:
+            return False  # nothing personal is written to an erased customer again
+        return super().has_change_permission(request, obj)
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("customers.erase_customer")
+
+    def get_list_filter(self, request):
+        if request.user.has_perm("customers.view_restricted_customer"):
+            return (*self.list_filter, "accessibility_needs")
+        return self.list_filter
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """The admin allows any lookup on a local field by hand (``?accessibility_needs=1``);
+        not on a restricted one for those who may not see it."""
+        if lookup.split("__")[0] in Customer.RESTRICTED_FIELDS and not (
+            request and request.user.has_perm("customers.view_restricted_customer")
+        ):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="Personal data")
+    def personal_data(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        if obj.erased_at is not None:
+            return f"Erased on {obj.erased_at:%Y-%m-%d}."
+        return format_html(
+            'Customers are not deleted. <a href="{}">Export or erase personal data (GDPR)</a>, '
+            'or use the "Erase personal data" action on the list.',
+            reverse("customers:erase", args=[obj.pk]),
+        )
 
     def get_exclude(self, request, obj=None):
         if request.user.has_perm("customers.view_restricted_customer"):
@@ -167,6 +224,43 @@ class CustomerAdmin(MergePermissionMixin, admin.ModelAdmin):
             created = customer_create(actor=request.user, **fields)
             obj.pk = created.pk
         obj.refresh_from_db()
+
+    @admin.action(
+        description="Erase personal data of selected customers (GDPR, cannot be undone)",
+        permissions=["erase"],
+    )
+    def erase_personal_data(self, request, queryset):
+        """After a confirmation page, ``customer_erase`` for each (at most
+        ``MERGE_ACTION_MAX``): the record stays as an anonymous aggregate."""
+        customers = list(queryset.order_by("id")[: MERGE_ACTION_MAX + 1])
+        if len(customers) > MERGE_ACTION_MAX:
+            self.message_user(
+                request, f"Select at most {MERGE_ACTION_MAX} customers to erase.", messages.ERROR
+            )
+            return
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/customers/customer/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.model._meta,
+                    "customers": customers,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        erased = []
+        for customer in customers:
+            try:
+                customer_erase(actor=request.user, customer=customer)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                erased.append(f"#{customer.pk}")
+        if erased:
+            self.message_user(
+                request, f"Personal data erased: {', '.join(erased)}.", messages.SUCCESS
+            )
 
     @admin.action(
         description="Merge selected customers into the oldest of them", permissions=["merge"]
@@ -202,28 +296,35 @@ class CustomerAdmin(MergePermissionMixin, admin.ModelAdmin):
 
 
 class ContactPointForm(forms.ModelForm):
+    """Adding a contact point: checked here so a refusal shows on the form; written by
+    ``contact_point_add`` (``ContactPointAdmin.save_model``)."""
+
     class Meta:
         model = ContactPoint
         fields = ("customer", "kind", "network", "value", "is_primary")
 
     def clean(self):
         data = super().clean()
+        customer = data.get("customer")
+        if customer is not None and customer.erased_at is not None:
+            raise ValidationError({"customer": [f"Customer #{customer.pk} was erased."]})
         if data.get("kind") and data.get("value"):
             try:
-                self.instance.normalized = normalize_contact(
-                    data["kind"], data["value"], data.get("network", "")
-                )
+                normalized = normalize_contact(data["kind"], data["value"], data.get("network", ""))
             except ValidationError as error:
                 raise ValidationError({"value": error.messages}) from None
-            self.instance.network = (
-                data.get("network", "").strip().lower() if data["kind"] == "social" else ""
-            )
-            data["network"] = self.instance.network
+            if ContactPoint.objects.filter(kind=data["kind"], normalized=normalized).exists():
+                raise ValidationError(
+                    {"value": ["This contact point already belongs to a customer."]}
+                )
         return data
 
 
 @admin.register(ContactPoint)
 class ContactPointAdmin(admin.ModelAdmin):
+    """Added through ``contact_point_add`` (normalized, audited); never changed or deleted
+    here."""
+
     form = ContactPointForm
     list_display = ("value", "kind", "network", "customer", "is_primary", "created_at")
     list_filter = ("kind", "is_primary")
@@ -234,6 +335,25 @@ class ContactPointAdmin(admin.ModelAdmin):
     readonly_fields = ("normalized", "created_at")
     ordering = ("-id",)
     show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        point = contact_point_add(
+            actor=request.user,
+            customer=data["customer"],
+            kind=data["kind"],
+            value=data["value"],
+            network=data.get("network", ""),
+            is_primary=data.get("is_primary", False),
+        )
+        obj.pk = point.pk
+        obj.refresh_from_db()
 
 
 @admin.register(Consent)
@@ -257,7 +377,7 @@ class ConsentEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Holding)
-class HoldingAdmin(admin.ModelAdmin):
+class HoldingAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "customer", "warranty_ends_on", "renews_on", "is_active")
     list_filter = ("kind", "is_active")
     search_fields = ("=reference", "name")
@@ -268,7 +388,7 @@ class HoldingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "external_id",
         "customer",
@@ -298,7 +418,7 @@ class PlaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerPlace)
-class CustomerPlaceAdmin(admin.ModelAdmin):
+class CustomerPlaceAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("customer", "place", "relation")
     list_filter = ("relation", "place__kind")
     search_fields = ("=customer__id", "=place__code")
@@ -309,7 +429,7 @@ class CustomerPlaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(admin.ModelAdmin):
+class InteractionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("occurred_at", "customer", "channel", "direction", "summary", "recorded_by")
     list_filter = ("channel", "direction")
     search_fields = ("=external_id", "=customer__id")
@@ -398,6 +518,7 @@ class ChannelSourceAdmin(admin.ModelAdmin):
         "is_active",
         "last_success_at",
         "last_error_at",
+        "error_reason",
     )
     list_filter = ("kind", "channel", "is_active")
     search_fields = ("name", "=slug")
@@ -410,13 +531,48 @@ class ChannelSourceAdmin(admin.ModelAdmin):
         "last_error",
         "created_at",
     )
+    actions = ["retry_sync"]
+
+    @admin.display(description="Last error")
+    def error_reason(self, obj: ChannelSource) -> str:
+        failing = obj.last_error_at and (
+            obj.last_success_at is None or obj.last_error_at > obj.last_success_at
+        )
+        return obj.last_error[:120] if failing else ""
+
+    @admin.action(description="Retry now: sync and hand pending events to the worker")
+    def retry_sync(self, request, queryset) -> None:
+        sources = list(queryset[:MERGE_ACTION_MAX])
+        for source in sources:
+            channel_sync_retry(actor=request.user, source=source)
+        names = ", ".join(source.name for source in sources)
+        self.message_user(request, f"Retrying {names}; see the Channels page for the result.")
 
 
 @admin.register(InboundEvent)
 class InboundEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("received_at", "source", "provider_event_id", "status", "attempts")
-    list_filter = ("status", "source__kind")
+    list_display = (
+        "received_at",
+        "source",
+        "provider_event_id",
+        "status",
+        "attempts",
+        "error_reason",
+        "interaction_link",
+    )
+    list_filter = ("status", "source__kind", "source")
     search_fields = ("=provider_event_id", "=interaction__id")
     list_select_related = ("source",)
     ordering = ("-id",)
     show_full_result_count = False
+
+    @admin.display(description="Why it failed")
+    def error_reason(self, obj: InboundEvent) -> str:
+        return obj.error[:120]
+
+    @admin.display(description="Interaction")
+    def interaction_link(self, obj: InboundEvent) -> str:
+        if not obj.interaction_id:
+            return ""
+        url = reverse("admin:customers_interaction_change", args=[obj.interaction_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.interaction_id)

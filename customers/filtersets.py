@@ -1,16 +1,29 @@
 import django_filters
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from customers.models import ContactPoint, Customer, Order
 from customers.normalize import SOCIAL_NETWORKS, guess_kind
+from cxportal.validation import validate_datetime
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time within the years we store (``cxportal.validation``): year 1 at
+    +05:00 is a form error (a 400 in the API), not an OverflowError in the query."""
+
+    default_validators = [validate_datetime]
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
 
 
 class CustomerFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_q", label="Search", help_text="Name, email, phone, @handle or order number"
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Customer
@@ -18,6 +31,7 @@ class CustomerFilterSet(django_filters.FilterSet):
 
     def filter_q(self, queryset, name, value):
         """An email, phone or @handle finds its contact point exactly (normalized, indexed);
+        a number of digits alone may be a phone or an order number, so it looks up both;
         anything else matches names (trigram index on PostgreSQL) or an order number."""
         value = value.strip()
         if not value:
@@ -31,6 +45,17 @@ class CustomerFilterSet(django_filters.FilterSet):
                 )
             else:
                 points = ContactPoint.objects.filter(kind=kind, normalized=normalized)
+            if kind == "phone" and value.isdigit():
+                # Two indexed lookups in one query (contact point, order number), not an OR
+                # over a join, which no index answers.
+                by_order = Order.objects.filter(external_id=value).values_list("customer_id")
+                ids = (
+                    points.values_list("customer_id")
+                    .order_by()
+                    .union(by_order.order_by())
+                    .order_by()
+                )
+                return queryset.filter(pk__in=[pk for (pk,) in ids])
             return queryset.filter(pk__in=points.values("customer_id"))
         order_customers = list(
             Order.objects.filter(external_id=value).values_list("customer_id", flat=True)[:1]

@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from customers.models import Channel, Interaction
+from cxportal.validation import datetime_problem
 
 # The channels a person logs by hand, the most common first.
 LOGGED_CHANNELS = [
@@ -63,4 +64,7 @@ class InteractionLogForm(forms.Form):
         when = self.cleaned_data["occurred_at"]
         if when > timezone.now() + FUTURE_SLACK:
             raise forms.ValidationError("That time is in the future.")
+        problem = datetime_problem(when)
+        if problem:
+            raise forms.ValidationError(problem)
         return when

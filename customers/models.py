@@ -271,6 +271,11 @@ class Interaction(models.Model):
         OUTBOUND = "outbound", "To the customer"
         INTERNAL = "internal", "Staff note"
 
+    class DeliveryStatus(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
     channel = models.CharField(max_length=20, choices=Channel.choices)
     direction = models.CharField(max_length=10, choices=Direction.choices)
@@ -287,6 +292,13 @@ class Interaction(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
     )
     in_reply_to_external_id = models.CharField(max_length=200, null=True, blank=True)
+    # Replies we send (services.outbound): queued until the channel's provider took the
+    # message (sent, its provider id in external_id) or refused it for good (failed).
+    # Empty for everything else (a database default too: the seed's COPY leaves them out).
+    delivery_status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, blank=True, default="", db_default=""
+    )
+    delivery_error = models.TextField(blank=True, default="", db_default="")
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -311,6 +323,12 @@ class Interaction(models.Model):
                 fields=["channel", "in_reply_to_external_id"],
                 name="interaction_unlinked_reply",
                 condition=Q(in_reply_to__isnull=True, in_reply_to_external_id__isnull=False),
+            ),
+            # The outbound sweeper: replies still waiting to be sent.
+            models.Index(
+                fields=["occurred_at"],
+                name="interaction_delivery_queued",
+                condition=Q(delivery_status="queued"),
             ),
         ]
 

@@ -1,7 +1,7 @@
 """Reads of customers, shared by the staff UI, the API and tasks."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
@@ -14,6 +14,7 @@ from customers.models import (
     ConsentEvent,
     ContactPoint,
     Customer,
+    CustomerMerge,
     CustomerPlace,
     ErasedIdentity,
     Holding,
@@ -25,10 +26,17 @@ from customers.models import (
 from customers.normalize import guess_kind, identity_digest
 
 
-def customer_list(*, actor, filters: dict | None = None) -> QuerySet[Customer]:
+def customer_list(
+    *, actor, filters: dict | None = None, include_erased: bool = False
+) -> QuerySet[Customer]:
     """Live (not merged-away) customers the actor may see, newest first, filtered and searched
-    with ``CustomerFilterSet`` (``q`` searches name, email, phone, social handle, order number)."""
+    with ``CustomerFilterSet`` (``q`` searches name, email, phone, social handle, order number).
+
+    Erased customers are anonymous aggregates: left out of lists and searches unless
+    ``include_erased`` (finding one customer by its id, e.g. the API's detail actions)."""
     qs = Customer.objects.restrict(actor, "view").live().order_by("-id")
+    if not include_erased:
+        qs = qs.filter(erased_at__isnull=True)
     if filters:
         filterset = CustomerFilterSet(data=filters, queryset=qs)
         qs = filterset.qs if filterset.is_valid() else qs.none()
@@ -163,6 +171,7 @@ def customer_exact_match(*, actor, query: str) -> Customer | None:
         qs = (
             Customer.objects.restrict(actor, "view")
             .live()
+            .filter(erased_at__isnull=True)
             .filter(pk__in=Order.objects.filter(external_id=query).values("customer_id"))
         )
     hits = list(qs.only("pk")[:2])
@@ -183,8 +192,48 @@ CONSENT_HISTORY_SHOWN = 100
 
 def customer_detail_list(*, actor) -> QuerySet[Customer]:
     """``customer_list`` with what a customer's API detail shows prefetched: contact points
-    and current consent (two queries, whatever the number of rows)."""
-    return customer_list(actor=actor).prefetch_related("contact_points", "consents")
+    and current consent (two queries, whatever the number of rows). Erased customers are
+    included: one is found by its id."""
+    return customer_list(actor=actor, include_erased=True).prefetch_related(
+        "contact_points", "consents"
+    )
+
+
+def customer_merge_list(*, customer: Customer) -> QuerySet[CustomerMerge]:
+    """Merges into or from the customer, newest first, with both customers."""
+    return (
+        CustomerMerge.objects.filter(Q(survivor=customer) | Q(merged=customer))
+        .select_related("survivor", "merged")
+        .order_by("-id")
+    )
+
+
+def customer_merge_get(
+    *, customer: Customer, merge_id: int | None = None, as_survivor: bool = False
+) -> CustomerMerge | None:
+    """One merge of the customer: ``merge_id`` (into or from it; only into it with
+    ``as_survivor``), or without an id the open merge that took this customer away.
+    None when there is no such merge."""
+    if merge_id is not None:
+        qs = (
+            CustomerMerge.objects.filter(survivor=customer)
+            if as_survivor
+            else customer_merge_list(customer=customer)
+        )
+        return qs.filter(pk=merge_id).first()
+    return (
+        CustomerMerge.objects.filter(merged=customer, undone_at__isnull=True)
+        .order_by("-id")
+        .first()
+    )
+
+
+def customer_volumes(*, customer: Customer) -> dict[str, int]:
+    """How much a customer has: ``{"orders": n, "interactions": n}`` (two indexed counts)."""
+    return {
+        "orders": Order.objects.filter(customer=customer).count(),
+        "interactions": Interaction.objects.filter(customer=customer).count(),
+    }
 
 
 def customer_contact_points(*, customer: Customer) -> QuerySet[ContactPoint]:
@@ -286,3 +335,27 @@ def channel_health_list(*, now: datetime | None = None) -> list[ChannelHealth]:
         )
         for source in sources
     ]
+
+
+def channel_traffic(*, now: datetime | None = None, minutes: int = 60) -> dict[int, list[int]]:
+    """Events received per minute over the last ``minutes``, per channel source:
+    ``{source id: [count of the oldest minute, ..., count of the current minute]}``. One
+    query whatever the number of channels (the ``(source, received_at)`` index); sources
+    with no traffic are absent."""
+    from django.db.models.functions import TruncMinute
+
+    now = now or timezone.now()
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+    rows = (
+        InboundEvent.objects.filter(received_at__gte=start, received_at__lte=now)
+        .annotate(minute=TruncMinute("received_at", tzinfo=UTC))
+        .values("source_id", "minute")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    traffic: dict[int, list[int]] = {}
+    for row in rows:
+        index = int((row["minute"] - start).total_seconds() // 60)
+        if 0 <= index < minutes:
+            traffic.setdefault(row["source_id"], [0] * minutes)[index] += row["n"]
+    return traffic

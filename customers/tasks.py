@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from customers.services import inbox
+from customers.services import inbox, outbound
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +34,13 @@ def inbox_sweep_task() -> int:
 @shared_task(name="scans.channels_sync_due")
 def channels_sync_due_task() -> int:
     return len(inbox.channels_sync_due())
+
+
+@shared_task(name="outbound.interaction_send")
+def interaction_send_task(interaction_id: int) -> str:
+    return outbound.interaction_send(interaction_id=interaction_id)
+
+
+@shared_task(name="scans.outbound_sweep")
+def outbound_sweep_task() -> int:
+    return outbound.outbound_sweep()

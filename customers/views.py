@@ -116,7 +116,8 @@ def _detail_context(request: HttpRequest, customer: Customer, *, form=None) -> d
         holding.warranty_over = bool(ends and ends < today)
     for order in customer.recent_orders:
         order.late = order.is_late(now)
-    may_log = request.user.has_perm("customers.add_interaction")
+    # Nothing is added to an erased customer (an anonymous aggregate now).
+    may_log = request.user.has_perm("customers.add_interaction") and customer.erased_at is None
     if may_log and form is None:
         form = InteractionLogForm()
     return {
@@ -180,6 +181,10 @@ def interaction_log_view(request: HttpRequest, customer_id: int) -> HttpResponse
     if customer.merged_into_id:
         url = reverse("customers:detail", args=[customer.merged_into_id])
         messages.info(request, "This customer was merged; log the interaction here instead.")
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if customer.erased_at is not None:
+        url = reverse("customers:detail", args=[customer.pk])
+        messages.error(request, f"Customer #{customer.pk} was erased; nothing can be logged.")
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     form = InteractionLogForm(request.POST)
     entry = None

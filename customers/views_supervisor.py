@@ -11,13 +11,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customers.models import ContactPoint, Customer, CustomerMerge
-from customers.selectors import customer_get, customer_list
+from customers.models import Customer
+from customers.selectors import (
+    customer_contact_points,
+    customer_get,
+    customer_list,
+    customer_merge_get,
+    customer_merge_list,
+    customer_volumes,
+)
 from customers.services import customer_erase, customer_export, customer_merge, customer_unmerge
 
 MERGE_CANDIDATES = 10
@@ -104,11 +110,7 @@ def customer_merge_view(request: HttpRequest, customer_id: int) -> HttpResponse:
             ]
         )
     else:
-        context["history"] = list(
-            CustomerMerge.objects.filter(Q(survivor=survivor) | Q(merged=survivor))
-            .select_related("survivor", "merged")
-            .order_by("-id")[:MERGE_HISTORY]
-        )
+        context["history"] = list(customer_merge_list(customer=survivor)[:MERGE_HISTORY])
     return render(request, "customers/merge_confirm.html", context)
 
 
@@ -127,9 +129,8 @@ def _side(customer: Customer) -> dict:
     """What a supervisor checks before merging: identity, contact points, volumes."""
     return {
         "customer": customer,
-        "contact_points": list(ContactPoint.objects.filter(customer=customer)[:20]),
-        "orders": customer.orders.count(),
-        "interactions": customer.interactions.count(),
+        "contact_points": list(customer_contact_points(customer=customer)[:20]),
+        **customer_volumes(customer=customer),
     }
 
 
@@ -140,12 +141,10 @@ def customer_unmerge_view(request: HttpRequest, customer_id: int) -> HttpRespons
     """Undo a merge: ``merge_id`` names one into (or from) this customer; without it, the
     merge that took this (merged-away) customer."""
     customer = _customer(request, customer_id)
-    merges = CustomerMerge.objects.filter(Q(survivor=customer) | Q(merged=customer))
     merge_id = request.POST.get("merge_id", "")
-    if merge_id.isdigit():
-        merge = merges.filter(pk=int(merge_id)).first()
-    else:
-        merge = merges.filter(merged=customer, undone_at__isnull=True).order_by("-id").first()
+    merge = customer_merge_get(
+        customer=customer, merge_id=int(merge_id) if merge_id.isdigit() else None
+    )
     if merge is None:
         messages.error(request, "There is no such merge to undo.")
         return redirect("customers:merge", customer.pk)

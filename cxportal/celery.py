@@ -10,21 +10,13 @@ import os
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from celery.schedules import crontab
-from django.db import OperationalError as DatabaseOperationalError
 from kombu import Queue
-from kombu.exceptions import OperationalError as BrokerOperationalError
+
+from cxportal.errors import TRANSIENT_ERRORS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxportal.settings")
 
 QUEUES = ("ingest", "outbound", "scans")
-
-# Errors worth retrying: the database or broker was briefly away, a partner timed out.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    DatabaseOperationalError,
-    BrokerOperationalError,
-)
 
 
 class CxTask(DjangoTask):

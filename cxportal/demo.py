@@ -5,12 +5,14 @@ Project wiring (top layer): it may call every app's services. Safe to run again.
 import random
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import Customer, CustomerPlace, Holding, Order, Place
+from customers.models import Channel, ChannelSource, Customer, CustomerPlace, Holding, Order, Place
 from customers.services import consent_set, contact_point_add, customer_create, interaction_log
 from cxportal.models import Team
 from cxportal.services import teams_ensure_defaults
@@ -89,6 +91,7 @@ def demo_seed(*, customers: int = 60) -> dict[str, int]:
         )
         made += 1
     _seed_customer_stories()
+    demo_channels_seed()
     return {"users": len(DEMO_USERS), "new_customers": made, "customers": Customer.objects.count()}
 
 
@@ -269,3 +272,113 @@ def _seed_customer_stories() -> None:
                 - timedelta(days=n * 3 + rng.randint(0, 2), hours=rng.randint(0, 23)),
                 external_id=f"demo-{customer.pk}-{n}",
             )
+
+
+# --- Live channels: drop a file in a folder, the worker puts it on the timeline -----------------
+
+DEMO_BRAND_HANDLE = "CXPortalCare"
+EXAMPLE_POSTS = (
+    '{"id": "demo-1", "author": "@jane_doe", "author_name": "Jane Doe", '
+    '"text": "@CXPortalCare my parcel is late", "created_at": "2026-05-01T09:30:00Z"}\n'
+    '{"id": "demo-2", "author": "CXPortalCare", "text": "@jane_doe Sorry Jane, checking now!", '
+    '"created_at": "2026-05-01T09:34:00Z", "in_reply_to": "demo-1"}\n'
+)
+EXAMPLE_VISIT = (
+    "VISIT-1001,2026-05-01T17:45:00+01:00,jane@example.com,,,Jane Doe,inbound,"
+    "Returned a kettle,Refunded to card\n"
+)
+DEMO_SOCIAL_README = (
+    """Demo social feed (CX Portal)
+============================
+
+Drop a .jsonl or .csv file in this folder: the Celery worker reads it within about half a
+minute (beat's channels_sync_due) and every post appears on its customer's timeline
+(Customers -> search for the @handle). Watch it on the Channels page.
+
+Files are read in name order, so start the name with the time, e.g.
+2026-05-01T0930-posts.jsonl. Lines are read once complete (ending in a newline; a last
+line without one is read once the file has been quiet for 10 seconds).
+
+One post per line (JSON lines):
+
+"""
+    + EXAMPLE_POSTS
+    + """
+or CSV with the header: id,author,author_name,text,created_at,in_reply_to
+
+A post by @CXPortalCare (the brand) is a reply: it goes on the timeline of the customer it
+answers. Ids must be new: a post id seen before is ignored (that is what makes replays safe).
+A malformed line is shown as a failed event in admin (Channel inbox) with the reason.
+"""
+)
+DEMO_STORE_README = (
+    """Demo store visits (CX Portal)
+=============================
+
+Drop a .csv file of store visits in this folder: the Celery worker reads it within about
+half a minute and each visit appears on the customer's timeline as a Store interaction.
+
+Name files so they sort in arrival order, e.g. 2026-05-01T1800-visits.csv.
+
+Header and one example row:
+
+external_id,occurred_at,email,phone,loyalty,name,direction,summary,notes
+"""
+    + EXAMPLE_VISIT
+    + """
+external_id must be unique (the till's visit id); the customer is found by email, phone or
+loyalty card (a new one becomes a prospect). See customers/channels/csv_drop.py.
+"""
+)
+DEMO_CHANNELS = [
+    # slug, name, kind, channel, folder, settings, readme
+    (
+        "demo-social",
+        "Demo social feed",
+        ChannelSource.Kind.SOCIAL_FEED,
+        Channel.SOCIAL,
+        "social",
+        {"network": "twitter", "brand_handles": [DEMO_BRAND_HANDLE], "settle_seconds": 10},
+        DEMO_SOCIAL_README,
+    ),
+    (
+        "demo-store-visits",
+        "Demo store visits (CSV drop)",
+        ChannelSource.Kind.CSV_DROP,
+        Channel.STORE,
+        "store",
+        {"settle_seconds": 10},
+        DEMO_STORE_README,
+    ),
+]
+DEMO_POLL_SECONDS = 15
+
+
+def demo_drop_folder() -> Path:
+    return Path(settings.VAR_DIR) / "demo-drop"
+
+
+def demo_channels_seed() -> list[ChannelSource]:
+    """The demo's live polled channels, reading folders under ``VAR_DIR/demo-drop/`` (each
+    with a README.txt saying how to drop a file). Idempotent; a moved VAR_DIR is followed."""
+    sources = []
+    for slug, name, kind, channel, folder, extra, readme in DEMO_CHANNELS:
+        path = demo_drop_folder() / folder
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "README.txt").write_text(readme)
+        wanted = {**extra, "path": str(path)}
+        source, created = ChannelSource.objects.get_or_create(
+            slug=slug,
+            defaults={
+                "name": name,
+                "kind": kind,
+                "channel": channel,
+                "settings": wanted,
+                "poll_interval_seconds": DEMO_POLL_SECONDS,
+            },
+        )
+        if not created and source.settings.get("path") != str(path):
+            source.settings = {**source.settings, "path": str(path)}
+            source.save(update_fields=["settings"])
+        sources.append(source)
+    return sources

@@ -17,6 +17,7 @@ class NavItem:
 # (label, url name, permission needed or None, active when path starts with)
 SECTIONS = [
     ("Customers", "customers:list", "customers.view_customer", "/customers/"),
+    ("Channels", "channels:health", "customers.view_channelsource", "/channels/"),
 ]
 
 

@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
+
+from cxportal.validation import datetime_problem, id_problem
 
 
 @dataclass
@@ -36,13 +39,17 @@ def _cursor_encode(occurred_at, pk: int) -> str:
 
 
 def _cursor_decode(cursor: str | None):
-    from django.utils.dateparse import parse_datetime
-
+    """``(occurred_at, id)`` from a cursor, or None for anything malformed: not a date-time
+    (``2025-13-45``), out of the range we store (year 1 at +05:00 would overflow in the
+    query), or an id out of range."""
     if not cursor:
         return None
     stamp, _, pk = cursor.rpartition("_")
-    when = parse_datetime(stamp) if stamp else None
-    if when is None or not pk.isdigit():
+    try:
+        when = parse_datetime(stamp) if stamp else None
+    except ValueError:  # well-formed but impossible: month 13, February 30
+        return None
+    if when is None or datetime_problem(when) or not pk.isdigit() or id_problem(int(pk)):
         return None
     return when, int(pk)
 

@@ -4,7 +4,8 @@ from typing import Any
 
 from django.contrib.auth.models import Group, Permission
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from cxportal.models import APIClient, AuditEvent, Team
@@ -42,6 +43,26 @@ def audit_record(
         before=before or {},
         after=after or {},
     )
+
+
+def audit_redact(
+    *, target_type: str, target_ids: list[str], label_prefix: str = "", reason: str = "redacted"
+) -> int:
+    """Blank the values of audit events about these targets (a GDPR erasure): who did what
+    and when stays; ``before``/``after`` are emptied and the label becomes ``label_prefix``
+    plus the target id. One UPDATE per 1,000 ids; returns the rows changed. Call inside the
+    erasing service's transaction."""
+    ids = [str(i) for i in target_ids]
+    changed = 0
+    for start in range(0, len(ids), 1000):
+        changed += AuditEvent.objects.filter(
+            target_type=target_type, target_id__in=ids[start : start + 1000]
+        ).update(
+            before={},
+            after={"redacted": reason},
+            target_label=Concat(Value(label_prefix), F("target_id")),
+        )
+    return changed
 
 
 def _default_permission_ids(team_slug: str) -> set[int]:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("customers.urls")),
+    path("channels/", include("customers.urls_channels")),
     # Channel providers push messages here (signed; see customers/webhooks.py).
     path("webhooks/<slug:slug>/", webhook_receive, name="webhook_receive"),
     path("admin/", admin.site.urls),

@@ -30,6 +30,7 @@ from customers.services.ingest import (
 )
 from cxportal.api.exceptions import validation_error_response
 from cxportal.api.viewsets import ScopedViewSet
+from cxportal.validation import text_problem
 
 
 class BodyTooLarge(exceptions.APIException):
@@ -198,7 +199,12 @@ class _BulkViewSet(ScopedViewSet):
             )
         unknown = sorted(set(data) - {"items"})
         if unknown:
-            return validation_error_response({name: ["Unknown field."] for name in unknown})
+            return validation_error_response(
+                {
+                    ascii(name) if text_problem(name) else name: ["Unknown field."]
+                    for name in unknown
+                }
+            )
         try:
             results = service(actor=request.user, items=data["items"])
         except BulkInputError as exc:

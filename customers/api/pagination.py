@@ -5,7 +5,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, _reverse_ordering
 
-_MAX_ID = 2**63 - 1
+from cxportal.validation import datetime_problem, id_problem
 
 
 class TimelineCursorPagination(CursorPagination):
@@ -87,6 +87,6 @@ def _position_parse(position: str):
         when = parse_datetime(stamp)
     except ValueError:
         when = None
-    if when is None or not pk.isdigit() or int(pk) > _MAX_ID:
+    if when is None or datetime_problem(when) or not pk.isdigit() or id_problem(int(pk)):
         raise ValidationError({"cursor": [TimelineCursorPagination.invalid_cursor_message]})
     return when, int(pk)

@@ -14,7 +14,9 @@ from rest_framework.response import Response
 
 from customers.api.serializers import CustomerOutputSerializer
 from customers.models import Customer, CustomerMerge
+from customers.selectors import customer_get, customer_merge_get
 from customers.services import customer_erase, customer_export, customer_merge, customer_unmerge
+from customers.services.merge import NOT_RELATIONS
 from cxportal.api.exceptions import validation_error_response
 
 #: A scope no partner client can hold (``api_scopes_validate`` refuses unknown scopes):
@@ -65,7 +67,7 @@ class CustomerMergeSerializer(serializers.ModelSerializer):
         return {
             f"{label}.{field}": len(ids)
             for label, fields in merge.moved.items()
-            if isinstance(fields, dict)
+            if label not in NOT_RELATIONS
             for field, ids in fields.items()
         }
 
@@ -73,6 +75,10 @@ class CustomerMergeSerializer(serializers.ModelSerializer):
 class CustomerPrivacyActions:
     @extend_schema(
         summary="Export all data held about the customer (GDPR)",
+        description="Everything held about the customer, as JSON, for the person's own "
+        "subject-access request. It is complete: the restricted fields (`accessibility_needs`, "
+        "`accessibility_note`) are included, also for a partner key (scope `customers:erase`) "
+        "and for roles that never see them elsewhere. Audited (section counts only).",
         responses={200: OpenApiTypes.OBJECT},
     )
     @action(detail=True, methods=["get"])
@@ -101,7 +107,10 @@ class CustomerPrivacyActions:
         data = MergeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         merged_id = data.validated_data["merged_id"]
-        merged = Customer.objects.restrict(request.user, "view").filter(pk=merged_id).first()
+        try:
+            merged = customer_get(actor=request.user, customer_id=merged_id)
+        except Customer.DoesNotExist:
+            merged = None
         if merged is None:
             return validation_error_response({"merged_id": [f"No customer #{merged_id}."]})
         merge = customer_merge(actor=request.user, survivor=survivor, merged=merged)
@@ -118,7 +127,7 @@ class CustomerPrivacyActions:
         data = UnmergeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         merge_id = data.validated_data["merge_id"]
-        merge = CustomerMerge.objects.filter(pk=merge_id, survivor=survivor).first()
+        merge = customer_merge_get(customer=survivor, merge_id=merge_id, as_survivor=True)
         if merge is None:
             return validation_error_response(
                 {"merge_id": [f"No merge #{merge_id} into customer #{survivor.pk}."]}

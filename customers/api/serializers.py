@@ -100,8 +100,13 @@ class ConsentOverviewSerializer(serializers.Serializer):
     current = ConsentOutputSerializer(
         many=True, read_only=True, help_text="The answer per channel and purpose."
     )
+    # Not read_only, so the schema lists it as optional: it is omitted for staff who may
+    # not view consent history (``customers.view_consentevent``).
     history = ConsentEventOutputSerializer(
-        many=True, read_only=True, help_text="Every change, newest first (the latest 100)."
+        many=True,
+        required=False,
+        help_text="Every change, newest first (the latest 100). Omitted for staff without "
+        "permission to view consent history (customers.view_consentevent).",
     )
 
 

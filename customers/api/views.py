@@ -39,7 +39,10 @@ from cxportal.api.viewsets import ScopedViewSet
 RESTRICTED_NOTE = (
     " The restricted fields (`accessibility_needs`, `accessibility_note`) appear only for "
     "staff roles allowed to see them: never for marketing, and never for partner API keys "
-    "(a key with `customers:read` does not see them, and `customers:write` may not set them)."
+    "(a key with `customers:read` does not see them, and `customers:write` may not set them). "
+    "The one exception is the GDPR export (`/customers/{id}/export/`, scope `customers:erase`): "
+    "it answers the person's own subject-access request, so it is complete, restricted "
+    "fields included."
 )
 ERRORS = {
     400: OpenApiResponse(description="Invalid input: `{message, code, errors}` per field."),
@@ -86,7 +89,9 @@ class CustomerViewSet(
     def select(self, actor):
         if self.action in ("retrieve", "partial_update"):
             return customer_detail_list(actor=actor)
-        return customer_list(actor=actor)
+        # The list and search leave erased customers out; one found by its id is there (its
+        # writes are refused by the services with a 400).
+        return customer_list(actor=actor, include_erased=self.action != "list")
 
     def filter_queryset(self, queryset):
         # Search and filters are for the list; one customer is found by id alone.
@@ -196,16 +201,20 @@ class CustomerViewSet(
 
     @extend_schema(
         description="Consent per channel and purpose now, and its history (the latest 100 "
-        "changes, newest first).",
+        "changes, newest first). `history` is omitted for staff without permission to view "
+        "consent history (`customers.view_consentevent`, e.g. operations); partner keys with "
+        "`customers:read` get it.",
         responses={200: ConsentOverviewSerializer, 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def consent(self, request, pk=None):
         customer = self.get_object()
-        overview = {
-            "current": customer_consents(customer=customer),
-            "history": customer_consent_history(customer=customer),
-        }
+        overview = {"current": customer_consents(customer=customer)}
+        user = request.user
+        if getattr(user, "api_client", None) is not None or user.has_perm(
+            "customers.view_consentevent"
+        ):
+            overview["history"] = customer_consent_history(customer=customer)
         return Response(ConsentOverviewSerializer(overview).data)
 
     @extend_schema(

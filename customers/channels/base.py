@@ -75,6 +75,11 @@ class EventUnusable(Exception):
     """A stored payload that can never become an interaction (no retry)."""
 
 
+class EventIgnored(EventUnusable):
+    """A well-formed payload that is not for any timeline (a brand's broadcast post): the
+    event is kept as ``ignored`` with the reason, and is not counted as a failure."""
+
+
 class SendFailed(Exception):
     """The provider refused an outbound message for good (bad number, bad credentials)."""
 

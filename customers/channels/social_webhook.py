@@ -27,6 +27,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from customers.channels.base import (
     ChannelAdapter,
+    EventIgnored,
     EventUnusable,
     InteractionDraft,
     RawEvent,
@@ -131,7 +132,7 @@ class SocialWebhookAdapter(ChannelAdapter):
             direction = Interaction.Direction.OUTBOUND
             customer_handle, display_name = str(payload.get("reply_to_author") or ""), ""
             if not customer_handle.strip() or _handle(customer_handle) in brand:
-                raise EventUnusable("A brand post that answers no customer (no reply_to_author).")
+                raise EventIgnored("A brand post that answers no customer (no reply_to_author).")
         try:
             post_id = event_id_of(payload.get("id"))
         except ValueError as exc:

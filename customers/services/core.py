@@ -28,6 +28,15 @@ def _snapshot(customer: Customer, fields) -> dict[str, Any]:
     return model_to_dict(customer, fields=list(fields))
 
 
+def _refuse_erased(customer: Customer) -> None:
+    """An erased customer is an anonymous aggregate: nothing personal is written to it again
+    (a new message from that person makes a new prospect instead)."""
+    if customer.erased_at is not None:
+        raise ValidationError(
+            f"Customer #{customer.pk} was erased; its personal data cannot be added or changed."
+        )
+
+
 @dataclass(frozen=True)
 class ContactInput:
     kind: str
@@ -71,6 +80,7 @@ def customer_update(*, actor: Any, customer: Customer, **changes: Any) -> Custom
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"customer_update() got unknown fields: {sorted(unknown)}")
+    _refuse_erased(customer)
     changed = [f for f, v in changes.items() if getattr(customer, f) != v]
     if not changed:
         return customer
@@ -100,7 +110,9 @@ def contact_point_add(
     is_primary: bool = False,
     audit: bool = True,
 ) -> ContactPoint:
-    """Attach a contact point. ValidationError when malformed or already someone else's."""
+    """Attach a contact point. ValidationError when malformed, already someone else's, or
+    the customer was erased."""
+    _refuse_erased(customer)
     normalized = normalize_contact(kind, value, network)
     existing = ContactPoint.objects.filter(kind=kind, normalized=normalized).first()
     if existing is not None:
@@ -143,6 +155,7 @@ def consent_set(
     at: datetime | None = None,
 ) -> Consent:
     """Grant or withdraw consent for one channel and purpose; the history keeps every change."""
+    _refuse_erased(customer)
     at = at or timezone.now()
     status = Consent.Status.GRANTED if granted else Consent.Status.WITHDRAWN
     consent, created = Consent.objects.select_for_update().get_or_create(
@@ -191,6 +204,7 @@ def interaction_log(
     external_id: str | None = None,
 ) -> Interaction:
     """Log one interaction (a phone call, a store visit) on the customer's timeline."""
+    _refuse_erased(customer)
     interaction = Interaction(
         customer=customer,
         channel=channel,

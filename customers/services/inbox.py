@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.channels.base import (
+    EventIgnored,
     EventUnusable,
     InteractionDraft,
     RawEvent,
@@ -33,8 +34,9 @@ from customers.channels.base import (
 from customers.models import ChannelSource, Customer, InboundEvent, Interaction
 from customers.normalize import normalize_contact
 from customers.services.core import customer_resolve
-from cxportal.celery import TRANSIENT_ERRORS
+from cxportal.errors import TRANSIENT_ERRORS
 from cxportal.services import audit_record
+from cxportal.validation import datetime_problem, json_sanitized
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,9 @@ logger = logging.getLogger(__name__)
 BATCH = 500
 #: Events one sync stores at most; a full page means "there may be more": sync again at once.
 SYNC_PAGE = 500
+#: Deliveries of one event before it is failed for good ("gave up after N attempts"): a
+#: transient error retries, but not forever.
+MAX_ATTEMPTS = 10
 #: Where an overlong body is cut (the rest stays in the inbox payload).
 TRUNCATED = "\n[…truncated; the full message is kept in the channel inbox]"
 
@@ -62,10 +67,16 @@ def inbound_events_store(*, source: ChannelSource, events: Iterable[RawEvent]) -
 
     One INSERT ... ON CONFLICT DO NOTHING per ``BATCH``, then one read of the rows this call
     wrote (they carry this call's ``received_at``). The new events are enqueued after the
-    commit; a broker outage is logged, never raised (the sweeper catches up)."""
+    commit; a broker outage is logged, never raised (the sweeper catches up).
+
+    Text PostgreSQL cannot store is cleaned, not refused: NUL characters are removed and
+    lone surrogates become U+FFFD (``json_sanitized``), in the payload and the event id. A
+    refusal would lose the message (a provider drops an event answered 4xx and retries a
+    5xx forever; a polled channel would stall on the page), and neither character carries
+    meaning in a message. The signature was checked on the raw bytes before this."""
     unique: dict[str, RawEvent] = {}
     for event in events:
-        unique.setdefault(event.provider_event_id, event)
+        unique.setdefault(json_sanitized(event.provider_event_id), event)
     if not unique:
         return []
     now = timezone.now()
@@ -73,11 +84,11 @@ def inbound_events_store(*, source: ChannelSource, events: Iterable[RawEvent]) -
         [
             InboundEvent(
                 source=source,
-                provider_event_id=event.provider_event_id,
-                payload=event.payload,
+                provider_event_id=provider_event_id,
+                payload=json_sanitized(event.payload),
                 received_at=now,
             )
-            for event in unique.values()
+            for provider_event_id, event in unique.items()
         ],
         ignore_conflicts=True,
         batch_size=BATCH,
@@ -142,15 +153,31 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
     half-way is still visible as an attempt); then, in one transaction with the event row
     locked: resolve the customer, write the interaction (or find it: ``(channel,
     external_id)`` is unique), link the reply thread, mark the event processed. A payload
-    that can never become an interaction marks the event failed with the reason; a transient
-    error (database away) propagates so the task retries. Returns the event, or None when
-    it was no longer pending."""
+    that can never become an interaction marks the event failed with the reason, and so
+    does any other non-transient error (a bug or a value the database refuses: retrying
+    would only repeat it); a transient error (``TRANSIENT_ERRORS``: database or broker
+    away, a timeout) propagates so the task retries, up to ``MAX_ATTEMPTS`` deliveries.
+    Returns the event, or None when it was no longer pending."""
     counted = InboundEvent.objects.filter(pk=event_id, status=InboundEvent.Status.PENDING).update(
         attempts=F("attempts") + 1
     )
     if not counted:
         return None
-    return _process_locked(event_id)
+    try:
+        return _process_locked(event_id)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:  # the locked transaction rolled back: record why in a new one
+        logger.exception("Inbound event %s failed", event_id)
+        return _event_fail(event_id, error=f"{type(exc).__name__}: {exc}")
+
+
+@transaction.atomic
+def _event_fail(event_id: int, *, error: str) -> InboundEvent | None:
+    event = InboundEvent.objects.select_for_update(of=("self",)).filter(pk=event_id).first()
+    if event is None or event.status != InboundEvent.Status.PENDING:
+        return event
+    return _event_finish(event, status=InboundEvent.Status.FAILED, error=error)
 
 
 @transaction.atomic
@@ -163,12 +190,20 @@ def _process_locked(event_id: int) -> InboundEvent | None:
     )
     if event is None or event.status != InboundEvent.Status.PENDING:
         return event
+    if event.attempts > MAX_ATTEMPTS:
+        # Each earlier delivery ended in a transient error or was cut off (a killed worker).
+        error = f"Gave up after {event.attempts - 1} attempts."
+        return _event_finish(event, status=InboundEvent.Status.FAILED, error=error)
     adapter = adapter_for(event.source)
     try:
         draft = adapter.to_interaction(event.payload)
+        if problem := datetime_problem(draft.occurred_at):
+            raise EventUnusable(f"The message's time {draft.occurred_at.isoformat()}: {problem}")
         contact = draft.contact
         normalize_contact(contact.kind, contact.value, contact.network)
         interaction = _interaction_write(draft, recorded_by=f"channel:{event.source.slug}")
+    except EventIgnored as exc:
+        return _event_finish(event, status=InboundEvent.Status.IGNORED, error=str(exc))
     except (EventUnusable, ValidationError) as exc:
         reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         return _event_finish(event, status=InboundEvent.Status.FAILED, error=reason)

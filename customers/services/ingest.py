@@ -13,7 +13,9 @@ Two kinds of bad input:
   ``BulkInputError`` is raised and nothing is written.
 - An item whose *values* are wrong (unknown channel, malformed email, unknown customer,
   text too long, ...) is rejected with its reasons and writes nothing, not even a prospect;
-  it never blocks the good items of the batch.
+  it never blocks the good items of the batch. That includes values the database would
+  refuse (``cxportal.validation``): an id over 2**63 - 1, a number too big for a float, a
+  date-time outside 1900..2200 in UTC, text with a NUL or a lone surrogate.
 
 Concurrency: inserts use ``ON CONFLICT`` (``ignore_conflicts`` / ``update_conflicts``) in a
 stable order, so two processes sending the same batch at once neither fail nor duplicate.
@@ -35,6 +37,7 @@ from django.utils import timezone
 from customers.models import Channel, ContactPoint, Customer, Interaction, Order
 from customers.normalize import normalize_contact, normalize_email, normalize_phone
 from cxportal.services import actor_label, audit_record
+from cxportal.validation import datetime_problem, id_problem, text_problem
 
 MAX_ITEMS = 1000
 SUMMARY_MAX = Interaction._meta.get_field("summary").max_length
@@ -131,6 +134,12 @@ def _json_type(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+def _printable(name: str) -> str:
+    """A name from the input, safe to put in the answer (a lone surrogate cannot be
+    encoded as UTF-8)."""
+    return ascii(name) if text_problem(name) else name
+
+
 def _shape_problems(item: Any, shape: dict[str, tuple[type, ...]]) -> dict[str, Any]:
     if not isinstance(item, dict):
         return {"non_field_errors": [f"Expected an object, got {_json_type(item)}."]}
@@ -138,7 +147,7 @@ def _shape_problems(item: Any, shape: dict[str, tuple[type, ...]]) -> dict[str, 
     for name, value in item.items():
         expected = shape.get(name)
         if expected is None:
-            problems[str(name)] = [f"Unknown field; known: {', '.join(shape)}."]
+            problems[_printable(str(name))] = [f"Unknown field; known: {', '.join(shape)}."]
         elif value is None:
             continue  # null is the same as absent
         elif isinstance(value, bool) or not isinstance(value, expected):
@@ -191,8 +200,8 @@ def _customer_ref(item: dict, errors: dict[str, Any]) -> _CustomerRef | None:
         errors["customer"] = ["Give either customer_id or contact, not both."]
         return None
     if customer_id is not None:
-        if customer_id <= 0:
-            errors["customer_id"] = ["A positive customer id is needed."]
+        if problem := id_problem(customer_id):
+            errors["customer_id"] = [problem]
             return None
         return _CustomerRef(customer_id=customer_id)
     kind = contact.get("kind") or ""
@@ -201,6 +210,10 @@ def _customer_ref(item: dict, errors: dict[str, Any]) -> _CustomerRef | None:
     if kind not in CONTACT_KINDS:
         errors["contact"] = {"kind": [f"Unknown kind {kind!r}; one of {', '.join(CONTACT_KINDS)}."]}
         return None
+    for field, text in (("value", value), ("network", network)):
+        if problem := text_problem(text):
+            errors["contact"] = {field: [problem]}
+            return None
     if len(value) > ContactPoint._meta.get_field("value").max_length:
         errors["contact"] = {"value": ["Too long."]}
         return None
@@ -235,6 +248,9 @@ def _when(item: dict, field: str, errors: dict, *, required: bool) -> datetime |
         except ValueError:
             errors[field] = [f"{value!r} is not an ISO 8601 date-time."]
             return None
+    if problem := datetime_problem(value):
+        errors[field] = [problem]
+        return None
     if timezone.is_naive(value):
         value = timezone.make_aware(value, timezone.get_default_timezone())
     return value
@@ -247,6 +263,8 @@ def _external_id(item: dict, errors: dict, max_length: int) -> str:
         errors["external_id"] = ["This field is required: it makes replays safe."]
     elif len(value) > max_length:
         errors["external_id"] = [f"At most {max_length} characters."]
+    elif problem := text_problem(value):
+        errors["external_id"] = [problem]
     return value
 
 
@@ -254,6 +272,21 @@ def _text(item: dict, field: str, errors: dict, max_length: int) -> str:
     value = item.get(field) or ""
     if len(value) > max_length:
         errors[field] = [f"At most {max_length} characters; got {len(value)}."]
+    elif problem := text_problem(value):
+        errors[field] = [problem]
+    return value
+
+
+def _sentiment(value: int | float | None, errors: dict) -> float | None:
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except OverflowError:  # an integer too big for a float
+        value = math.inf
+    if not (math.isfinite(value) and -1 <= value <= 1):
+        errors["sentiment"] = ["A number from -1 (negative) to 1 (positive)."]
+        return None
     return value
 
 
@@ -280,9 +313,7 @@ def _interaction_clean(item: dict, now: datetime) -> tuple[_InteractionItem | No
     summary = _text(item, "summary", errors, SUMMARY_MAX)
     body = _text(item, "body", errors, Interaction.BODY_MAX)
     external_id = _external_id(item, errors, INTERACTION_EXTERNAL_ID_MAX)
-    sentiment = item.get("sentiment")
-    if sentiment is not None and not (math.isfinite(sentiment) and -1 <= sentiment <= 1):
-        errors["sentiment"] = ["A number from -1 (negative) to 1 (positive)."]
+    sentiment = _sentiment(item.get("sentiment"), errors)
     if errors:
         return None, errors
     return _InteractionItem(
@@ -318,7 +349,7 @@ def _order_clean(item: dict) -> tuple[_OrderItem | None, dict]:
         for field, value in (("promised_by", promised_by), ("delivered_at", delivered_at)):
             if value is not None and value < placed_at:
                 errors[field] = ["Cannot be before placed_at."]
-    if status == Order.Status.DELIVERED and delivered_at is None:
+    if status == Order.Status.DELIVERED and delivered_at is None and "delivered_at" not in errors:
         errors["delivered_at"] = ["Required when the status is delivered."]
     total = item.get("total")
     if total is not None:
@@ -717,6 +748,9 @@ class _ImportRow:
 def _import_clean(row: dict[str, str]) -> tuple[_ImportRow | None, dict]:
     errors: dict[str, Any] = {}
     row = {k: (v or "").strip() for k, v in row.items()}
+    for column, value in row.items():
+        if problem := text_problem(value):
+            errors[_printable(str(column))] = [problem]
     name = row.get("display_name", "")
     if not name:
         errors["display_name"] = ["This field is required."]

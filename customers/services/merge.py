@@ -24,6 +24,11 @@ MOVE_BATCH = 5_000
 #: Key of ``CustomerMerge.moved`` holding the consent answers a merge overwrote on the
 #: survivor (no model label has no dot, so it cannot clash with one).
 CONSENT_OVERRIDES = "consent_overrides"
+#: Key of ``CustomerMerge.moved`` holding the survivor's accessibility needs and note before
+#: the merge (``before``) and what the merge made of them (``after``).
+ACCESSIBILITY = "accessibility"
+#: Keys of ``CustomerMerge.moved`` that are not ``"app.model": {"field": [ids]}``.
+NOT_RELATIONS = (CONSENT_OVERRIDES, ACCESSIBILITY)
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,41 @@ def _consent_overrides(*, survivor: Customer, merged: Customer) -> list[dict[str
     return overrides
 
 
+def _accessibility_state(customer: Customer) -> dict[str, Any]:
+    return {"needs": customer.accessibility_needs, "note": customer.accessibility_note}
+
+
+def _accessibility_merge(*, survivor: Customer, merged: Customer) -> dict[str, Any] | None:
+    """Carry the merged record's accessibility needs over to the survivor: the flag is ORed,
+    the merged record's note appended (unless the survivor's already says it). Returns the
+    survivor's values before and after, or None when nothing changed."""
+    before = _accessibility_state(survivor)
+    note = merged.accessibility_note.strip()
+    if note and note not in survivor.accessibility_note:
+        addition = f"From customer #{merged.pk}: {note}"
+        survivor.accessibility_note = (
+            f"{survivor.accessibility_note.rstrip()}\n\n{addition}"
+            if survivor.accessibility_note.strip()
+            else addition
+        )
+    survivor.accessibility_needs = survivor.accessibility_needs or merged.accessibility_needs
+    after = _accessibility_state(survivor)
+    if after == before:
+        return None
+    survivor.save(update_fields=["accessibility_needs", "accessibility_note", "updated_at"])
+    return {"before": before, "after": after}
+
+
+def _accessibility_restore(survivor: Customer, recorded: dict[str, Any] | None) -> bool:
+    """Put back the survivor's accessibility values a merge changed, unless changed since."""
+    if not recorded or _accessibility_state(survivor) != recorded["after"]:
+        return False
+    survivor.accessibility_needs = recorded["before"]["needs"]
+    survivor.accessibility_note = recorded["before"]["note"]
+    survivor.save(update_fields=["accessibility_needs", "accessibility_note", "updated_at"])
+    return True
+
+
 def _consent_state(consent: Consent) -> dict[str, str]:
     return {
         "status": consent.status,
@@ -162,6 +202,11 @@ def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> Custo
     forgotten (nor a newer grant). The merged answer (status, source, updated_at) is copied
     onto the survivor's row and the old values are kept in ``moved["consent_overrides"]``;
     the consent history (ConsentEvent) moves whole, so it explains the current answer.
+
+    Accessibility needs are never lost to a merge: the survivor's flag becomes true when the
+    merged record's was, and the merged record's note is appended to the survivor's
+    ("From customer #n: ..."). The survivor's previous values are kept in
+    ``moved["accessibility"]`` and unmerge restores them (unless they were changed since).
 
     Refused (ValidationError): merging a customer into itself, into or from a customer that
     was merged away (merge into its survivor instead), or an erased customer.
@@ -189,6 +234,9 @@ def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> Custo
     overrides = _consent_overrides(survivor=survivor, merged=merged)
     if overrides:
         moved[CONSENT_OVERRIDES] = overrides
+    accessibility = _accessibility_merge(survivor=survivor, merged=merged)
+    if accessibility:
+        moved[ACCESSIBILITY] = accessibility
     for relation in customer_relations():
         ids = list(
             _movable(relation, survivor=survivor, merged=merged)
@@ -217,6 +265,7 @@ def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> Custo
             "merged_id": merged.pk,
             "moved": counts,
             "consent_overridden": len(overrides),
+            **({"accessibility_carried_over": True} if accessibility else {}),
         },
     )
     audit_record(
@@ -232,8 +281,9 @@ def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> Custo
 @transaction.atomic
 def customer_unmerge(*, actor: Any, merge: CustomerMerge) -> None:
     """Undo a merge: the recorded rows that are still at the survivor move back to the merged
-    customer, overwritten consent answers are restored (unless changed since), and the merged
-    customer is live again. Rows added to the survivor after the merge stay with it.
+    customer, overwritten consent answers and the survivor's accessibility needs are restored
+    (unless changed since), and the merged customer is live again. Rows added to the survivor
+    after the merge stay with it.
 
     Refused (ValidationError): undoing twice, undoing while the survivor has itself been
     merged into another customer (undo that merge first), or after the survivor was erased.
@@ -256,12 +306,15 @@ def customer_unmerge(*, actor: Any, merge: CustomerMerge) -> None:
     try:
         with transaction.atomic():
             for label, fields in merge.moved.items():
-                if label == CONSENT_OVERRIDES:
+                if label in NOT_RELATIONS:
                     continue
                 for field, ids in fields.items():
                     relation = relations.get((label, field)) or _relation_of(label, field)
                     counts[f"{label}.{field}"] = _move(relation, ids, to=merged, where=survivor)
             _restore_consent(merge.moved.get(CONSENT_OVERRIDES, []))
+            accessibility_restored = _accessibility_restore(
+                survivor, merge.moved.get(ACCESSIBILITY)
+            )
     except IntegrityError:
         raise ValidationError(
             f"Merge #{merge.pk} cannot be undone: rows added to customer #{merged.pk} since "
@@ -277,7 +330,10 @@ def customer_unmerge(*, actor: Any, merge: CustomerMerge) -> None:
         action="customer.unmerge",
         target=survivor,
         before={"merge_id": merge.pk, "merged_id": merged.pk},
-        after={"moved_back": counts},
+        after={
+            "moved_back": counts,
+            **({"accessibility_restored": True} if accessibility_restored else {}),
+        },
     )
     audit_record(
         actor=actor,

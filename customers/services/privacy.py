@@ -4,6 +4,15 @@ Both walk ``customer_relations()`` (every foreign key to ``Customer`` in any app
 later apps hang on a customer are exported and erased without this app importing them.
 A later app's model says which of its columns are personal with ``PERSONAL_FIELDS = (...)``;
 without it, erasure blanks every free-text column of its rows (see ``_personal_fields``).
+
+Raw inbound events (the channel inbox) that never became an interaction (failed, ignored,
+still pending) have no link to the customer. They are found by what links them to the
+person: their payload (or error) text contains one of the customer's contact values
+(``_contact_needles``: the email, the phone's national number, the social handle, an app or
+card id). That is a scan of the unlinked inbox rows (``interaction IS NULL``, a small part
+of the inbox: processed events are linked), done once per export or erasure. We chose this
+over a ``customer`` foreign key on ``InboundEvent`` because a failed event often never got
+as far as a customer, and the payload is what holds the personal data either way.
 """
 
 import datetime as dt
@@ -11,17 +20,25 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import CharField, F, Q, TextField, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
-from customers.models import ContactPoint, Customer, CustomerMerge, ErasedIdentity, Interaction
+from customers.models import (
+    ContactPoint,
+    Customer,
+    CustomerMerge,
+    ErasedIdentity,
+    InboundEvent,
+    Interaction,
+)
 from customers.normalize import identity_digest
 from customers.services.merge import CustomerRelation, customer_relations
-from cxportal.models import AuditEvent
-from cxportal.services import audit_record
+from cxportal.services import audit_record, audit_redact
 
 EXPORT_FORMAT = "cxportal.customer-export/1"
 ERASED_NAME = "Erased customer #"
@@ -56,6 +73,10 @@ PERSONAL_FIELDS = {
     "customers.inboundevent": ("payload", "error"),
 }
 CUSTOMER_SCRUB = {"accessibility_needs": False, "accessibility_note": ""}
+#: A contact value shorter than this is only matched as a whole JSON string (``"bo"``), not
+#: anywhere in the text: a short handle or id would otherwise hit other people's messages.
+NEEDLE_MIN_SUBSTRING = 6
+ERASED_CONTACT_POINT = "Erased contact point"
 
 
 def _plain(value: Any) -> Any:
@@ -83,6 +104,53 @@ def interaction_relations() -> list[CustomerRelation]:
     return sorted(relations, key=lambda r: r.key)
 
 
+def _contact_needles(points: list[tuple[str, str, str]]) -> list[str]:
+    """The strings that betray the person in a raw payload, from their contact points
+    ``(kind, normalized, value as given)``: the email, the phone's national number (found in
+    "+44 7700…", "07700…", "447700…" alike, when written without spaces), the social handle,
+    an app or card id, and each value as the customer gave it."""
+    needles: set[str] = set()
+    for kind, normalized, value in points:
+        found = {value.strip()}
+        if kind == ContactPoint.Kind.PHONE:
+            try:
+                found.add(phonenumbers.national_significant_number(phonenumbers.parse(normalized)))
+            except phonenumbers.NumberParseException:
+                found.add(normalized)
+        elif kind == ContactPoint.Kind.SOCIAL:
+            handle = normalized.partition(":")[2]
+            found |= {handle, f"@{handle}"}
+        else:
+            found.add(normalized)
+        for needle in found:
+            if len(needle) >= NEEDLE_MIN_SUBSTRING:
+                needles.add(needle)
+            elif needle:
+                needles.add(f'"{needle}"')  # a whole JSON string only
+    return sorted(needles)
+
+
+def _unlinked_events(needles: list[str]):
+    """Inbound events not linked to any interaction whose payload or error mentions one of
+    the needles (case-insensitive; the JSON payload is searched as text)."""
+    if not needles:
+        return InboundEvent.objects.none()
+    match = Q()
+    for needle in needles:
+        match |= Q(payload_text__icontains=needle) | Q(error__icontains=needle)
+    return (
+        InboundEvent.objects.filter(interaction__isnull=True)
+        .alias(payload_text=Cast("payload", TextField()))
+        .filter(match)
+    )
+
+
+def _contact_points_of(ids: list[int]) -> list[tuple[str, str, str]]:
+    return list(
+        ContactPoint.objects.filter(customer__in=ids).values_list("kind", "normalized", "value")
+    )
+
+
 def _rows(qs, *extra: str):
     names = [f.attname for f in qs.model._meta.concrete_fields] + list(extra)
     for row in qs.order_by("pk").values(*names).iterator(chunk_size=2_000):
@@ -96,9 +164,13 @@ def customer_export(*, actor: Any, customer: Customer) -> dict[str, Any]:
     ``customer`` (every column, restricted ones included: it is the person's own data), then
     one section per relation (``contact_points``, ``consents``, ``consent_history``,
     ``holdings``, ``orders``, ``places``, ``interactions``, ``merged_records``, ``merges``),
-    ``inbound_events`` (the raw messages behind the interactions) and ``other`` for rows of
-    later apps (``{"app.model.field": [rows]}``). Rows are read with
+    ``inbound_events`` (the raw messages behind the interactions, and those that never became
+    one but carry the customer's contact values: see the module docstring) and ``other`` for
+    rows of later apps (``{"app.model.field": [rows]}``). Rows are read with
     ``.iterator()``. The export is audited, with section counts only (no personal data).
+
+    The export is complete, restricted fields included, whoever asks (a supervisor, or a
+    partner key with ``customers:erase``): it answers the person's own subject-access request.
     """
     export: dict[str, Any] = {
         "format": EXPORT_FORMAT,
@@ -126,6 +198,8 @@ def customer_export(*, actor: Any, customer: Customer) -> dict[str, Any]:
             export[section] = rows
         elif rows:
             export["other"][".".join(relation.key)] = rows
+    needles = _contact_needles(_contact_points_of(_customer_and_merged_ids(customer)))
+    export["inbound_events"] += _rows(_unlinked_events(needles))
     counts = {name: len(value) for name, value in export.items() if isinstance(value, list)} | {
         name: len(rows) for name, rows in export["other"].items()
     }
@@ -190,8 +264,13 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
       their personal columns blanked (interaction summary/body, consent sources, holding
       references, the raw payload of the inbound events behind the interactions; later
       apps' rows per ``_personal_fields``).
+    - Raw inbound events that never became an interaction (failed, ignored, pending) but
+      carry one of the customer's contact values (module docstring) have their payload and
+      error blanked too; a pending one is marked ignored (there is nothing left to process).
     - Audit events about the customer keep who did what when, but their before/after values
-      and label (which held the name, addresses, notes) are redacted.
+      and label (which held the name, addresses, notes) are redacted (``audit_redact``);
+      so are the Django admin's log entries about the customer and its contact points
+      (their label and change message).
 
     A new message from the erased person later finds no contact point, so identity resolution
     creates a new prospect; it never re-links to the erased record. Erasing again is harmless
@@ -209,6 +288,8 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
     now = timezone.now()
 
     points = ContactPoint.objects.filter(customer__in=ids)
+    needles = _contact_needles(_contact_points_of(ids))
+    point_ids = [str(pk) for pk in points.values_list("pk", flat=True)]
     identities = [
         ErasedIdentity(kind=kind, digest=identity_digest(kind, normalized))
         for kind, normalized in points.values_list("kind", "normalized").iterator()
@@ -217,6 +298,11 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
     deleted, _ = points.delete()
 
     blanked: dict[str, int] = {}
+    unlinked = _unlinked_events(needles)
+    unlinked.filter(status=InboundEvent.Status.PENDING).update(
+        status=InboundEvent.Status.IGNORED, processed_at=now
+    )
+    blanked["customers.inboundevent.unlinked"] = unlinked.update(payload={}, error="")
     # One hop further first: those rows are found through the interactions' customer.
     for relation, lookup in [
         *((r, f"{r.field.name}__customer__in") for r in interaction_relations()),
@@ -236,13 +322,13 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
         updated_at=now,
         **CUSTOMER_SCRUB,
     )
-    AuditEvent.objects.filter(
-        target_type=Customer._meta.label_lower, target_id__in=[str(i) for i in ids]
-    ).update(
-        before={},
-        after={"redacted": "personal data erased"},
-        target_label=Concat(Value(ERASED_NAME), F("target_id")),
+    audit_redact(
+        target_type=Customer._meta.label_lower,
+        target_ids=[str(i) for i in ids],
+        label_prefix=ERASED_NAME,
+        reason="personal data erased",
     )
+    _admin_log_redact(customer_ids=[str(i) for i in ids], contact_point_ids=point_ids)
     customer.refresh_from_db()
     audit_record(
         actor=actor,
@@ -256,3 +342,23 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
         },
     )
     return customer
+
+
+def _admin_log_redact(*, customer_ids: list[str], contact_point_ids: list[str]) -> None:
+    """Blank the Django admin's log entries about the customers and their (now deleted)
+    contact points: their label is the name or the address, and their change message may
+    name inline contact points. Who changed what when stays."""
+    if not apps.is_installed("django.contrib.admin"):
+        return
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    for model, ids, label in (
+        (Customer, customer_ids, Concat(Value(ERASED_NAME), F("object_id"))),
+        (ContactPoint, contact_point_ids, Value(ERASED_CONTACT_POINT)),
+    ):
+        content_type = ContentType.objects.get_for_model(model)
+        for start in range(0, len(ids), 1000):
+            LogEntry.objects.filter(
+                content_type=content_type, object_id__in=ids[start : start + 1000]
+            ).update(object_repr=label, change_message="")

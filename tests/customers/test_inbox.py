@@ -398,3 +398,86 @@ def test_processing_query_counts(django_assert_num_queries):
         inbound_event_process(event_id=known)
     with django_assert_num_queries(1):  # a redelivery of a processed event
         inbound_event_process(event_id=known)
+
+
+# Poison events: every non-transient error fails the event; transient ones retry, bounded ----
+
+
+@register("test_broken")
+class BrokenAdapter(ChannelAdapter):
+    """Raises ``ERRORS[slug]`` from ``to_interaction``: a bug, or the database away."""
+
+    def to_interaction(self, payload):
+        raise ERRORS[self.source.slug]
+
+
+ERRORS: dict[str, BaseException] = {}
+
+
+def broken_source(error: BaseException) -> ChannelSource:
+    source = ChannelSourceFactory(kind="test_broken")
+    ERRORS[source.slug] = error
+    return source
+
+
+def test_a_message_time_that_overflows_fails_the_event_instead_of_leaving_it_pending():
+    [event_id] = store(sms_source(), sms_message(1, sent_at="0001-01-01T00:00:00+05:00"))
+    event = inbound_event_process(event_id=event_id)
+    assert event.status == InboundEvent.Status.FAILED
+    assert "between the years 1900 and 2200" in event.error
+    assert not Interaction.objects.exists() and not Customer.objects.exists()
+    assert inbound_event_process(event_id=event_id) is None  # the sweeper will not resend it
+    assert inbox_sweep(older_than_seconds=0) == 0
+
+
+def test_an_unexpected_error_fails_the_event_with_its_reason():
+    [event_id] = store(broken_source(KeyError("text")), sms_message(1))
+    event = inbound_event_process(event_id=event_id)
+    assert (event.status, event.error) == (InboundEvent.Status.FAILED, "KeyError: 'text'")
+    assert event.processed_at is not None
+    assert InboundEvent.objects.get(pk=event_id).attempts == 1
+    assert inbound_event_process(event_id=event_id) is None
+
+
+def test_a_transient_error_retries_then_gives_up_after_max_attempts():
+    from django.db import OperationalError
+
+    from customers.services.inbox import MAX_ATTEMPTS
+
+    [event_id] = store(
+        broken_source(OperationalError("server closed the connection")), sms_message(1)
+    )
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with pytest.raises(OperationalError):
+            inbound_event_process(event_id=event_id)
+        event = InboundEvent.objects.get(pk=event_id)
+        assert (event.status, event.attempts) == (InboundEvent.Status.PENDING, attempt)
+    event = inbound_event_process(event_id=event_id)
+    assert event.status == InboundEvent.Status.FAILED
+    assert event.error == f"Gave up after {MAX_ATTEMPTS} attempts."
+    assert inbound_event_process(event_id=event_id) is None
+
+
+def test_transient_errors_live_in_the_core_and_drive_the_task_retries():
+    from cxportal.celery import CxTask
+    from cxportal.errors import TRANSIENT_ERRORS
+
+    assert CxTask.autoretry_for is TRANSIENT_ERRORS
+    assert not any(issubclass(KeyError, error) for error in TRANSIENT_ERRORS)
+
+
+def test_a_webhook_with_nul_and_lone_surrogates_is_stored_cleaned_and_processed(client):
+    """PostgreSQL's jsonb refuses NUL (and lone surrogates): refusing the webhook would lose
+    the message, so the inbox stores it without them and processing goes on as usual."""
+    from tests.customers.channel_support import post_json
+
+    source = sms_source()
+    message = sms_message(1, id="SM\x00000001", text="Where is\x00 my parcel?\ud800")
+    response = post_json(client, f"/webhooks/{source.slug}/", message)
+    assert response.status_code == 202, response.content
+    event = InboundEvent.objects.get()
+    assert event.provider_event_id == "SM000001"
+    assert event.payload["text"] == "Where is my parcel?\ufffd"
+    processed = inbound_event_process(event_id=event.pk)
+    assert processed.status == InboundEvent.Status.PROCESSED, processed.error
+    assert processed.interaction.body == "Where is my parcel?\ufffd"

@@ -372,3 +372,70 @@ def test_started_on_is_kept_through_merge(boss):
         date(2023, 1, 2),
         "TV",
     )
+
+
+# --- Accessibility needs survive a merge ---------------------------------------------------
+
+
+def test_merge_carries_accessibility_needs_to_the_survivor_and_unmerge_restores(boss):
+    survivor = CustomerFactory(accessibility_needs=False, accessibility_note="")
+    merged = CustomerFactory(accessibility_needs=True, accessibility_note="Uses a wheelchair")
+
+    merge = customer_merge(actor=boss, survivor=survivor, merged=merged)
+
+    survivor.refresh_from_db()
+    assert survivor.accessibility_needs is True
+    assert survivor.accessibility_note == f"From customer #{merged.pk}: Uses a wheelchair"
+    assert merge.moved["accessibility"]["before"] == {"needs": False, "note": ""}
+    event = AuditEvent.objects.get(action="customer.merge", target_id=str(survivor.pk))
+    assert event.after["accessibility_carried_over"] is True
+    assert "wheelchair" not in str(event.after)  # the note itself is not copied into audit
+
+    customer_unmerge(actor=boss, merge=merge)
+    survivor.refresh_from_db()
+    merged.refresh_from_db()
+    assert (survivor.accessibility_needs, survivor.accessibility_note) == (False, "")
+    assert (merged.accessibility_needs, merged.accessibility_note) == (True, "Uses a wheelchair")
+
+
+def test_merge_appends_the_note_to_the_survivors_own(boss):
+    survivor = CustomerFactory(accessibility_needs=True, accessibility_note="Guide dog")
+    merged = CustomerFactory(accessibility_needs=False, accessibility_note="Hard of hearing")
+    merge = customer_merge(actor=boss, survivor=survivor, merged=merged)
+    survivor.refresh_from_db()
+    assert survivor.accessibility_needs is True
+    assert survivor.accessibility_note == (
+        f"Guide dog\n\nFrom customer #{merged.pk}: Hard of hearing"
+    )
+    customer_unmerge(actor=boss, merge=merge)
+    survivor.refresh_from_db()
+    assert (survivor.accessibility_needs, survivor.accessibility_note) == (True, "Guide dog")
+
+
+def test_unmerge_keeps_accessibility_changed_since_the_merge(boss):
+    from customers.services import customer_update
+
+    survivor = CustomerFactory(accessibility_needs=False, accessibility_note="")
+    merged = CustomerFactory(accessibility_needs=True, accessibility_note="Step-free only")
+    merge = customer_merge(actor=boss, survivor=survivor, merged=merged)
+    survivor.refresh_from_db()
+    customer_update(actor=boss, customer=survivor, accessibility_note="Step-free; confirmed")
+    customer_unmerge(actor=boss, merge=merge)
+    survivor.refresh_from_db()
+    assert (survivor.accessibility_needs, survivor.accessibility_note) == (
+        True,
+        "Step-free; confirmed",
+    )
+
+
+def test_merge_without_accessibility_records_nothing_and_api_counts_only_rows(api_as, boss):
+    survivor, merged = CustomerFactory(), CustomerFactory(accessibility_note="Needs large print")
+    merged_plain = CustomerFactory()
+    plain = customer_merge(actor=boss, survivor=survivor, merged=merged_plain)
+    assert "accessibility" not in plain.moved
+    response = api_as("supervisor").post(
+        f"/api/v1/customers/{survivor.pk}/merge/", {"merged_id": merged.pk}, format="json"
+    )
+    assert response.status_code == 201
+    assert CustomerMerge.objects.get(pk=response.json()["id"]).moved["accessibility"]
+    assert all("." in key for key in response.json()["moved"])  # "app.model.field" only

@@ -338,3 +338,287 @@ def test_schema_documents_the_privacy_actions(api):
         assert f"/api/v1/customers/{{id}}/{action}/" in schema["paths"], action
     merge = schema["paths"]["/api/v1/customers/{id}/merge/"]["post"]
     assert "201" in merge["responses"]
+
+
+# --- Erase: the whole database, raw inbox events, admin log, refusals afterwards ------------
+
+ZED = {
+    "name": "Zed Secretname",
+    "email": "zed.secret@example.com",
+    "phone": "+447700900123",
+    "handle": "zedsecret_x",
+    "note": "SECRETNOTE ramp",
+    "card": "ZEDCARD777",
+}
+#: What must not survive an erasure anywhere (lower case; the phone's national number).
+ZED_MARKERS = ("secretname", "zed.secret@example.com", "7700900123", "zedsecret_x", "secretnote")
+
+
+def database_hits(markers) -> list[tuple[str, str, str]]:
+    """Every (table, column, marker) where a text, char or JSON column of ANY table holds one
+    of the markers (case-insensitive)."""
+    from django.apps import apps
+    from django.db import models
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    hits = []
+    for model in apps.get_models():
+        if not model._meta.managed or model._meta.proxy:
+            continue
+        for field in model._meta.concrete_fields:
+            if not isinstance(field, models.CharField | models.TextField | models.JSONField):
+                continue
+            qs = model._base_manager.alias(_text=Cast(field.name, TextField()))
+            for marker in markers:
+                if qs.filter(_text__icontains=marker).exists():
+                    hits.append((model._meta.db_table, field.column, marker))
+    return hits
+
+
+def _social_entry(n: int, **fields) -> dict:
+    return {
+        "id": str(1000 + n),
+        "network": "twitter",
+        "author": "@someone",
+        "author_name": "Some One",
+        "text": "hello",
+        "created_at": "2026-05-01T09:30:00Z",
+        **fields,
+    }
+
+
+def zed_with_inbox(boss, client):
+    """Zed, edited in the admin (admin log entries), with raw inbox events: one processed
+    (linked to an interaction), failed ones (SMS and social, never linked), a pending one,
+    and someone else's failed event that erasure must leave alone."""
+    from customers.channels.base import RawEvent
+    from customers.services import inbound_event_process, inbound_events_store
+    from tests.customers.channel_support import sms_message, sms_source, social_source
+
+    customer = customer_create(
+        actor=boss,
+        display_name=ZED["name"],
+        accessibility_needs=True,
+        accessibility_note=ZED["note"],
+        contact_points=[
+            ContactInput("email", ZED["email"]),
+            ContactInput("phone", ZED["phone"]),
+            ContactInput("social", ZED["handle"], "twitter"),
+        ],
+    )
+    client.force_login(boss)
+    added = client.post(
+        "/admin/customers/contactpoint/add/",
+        {"customer": customer.pk, "kind": "loyalty", "network": "", "value": ZED["card"]},
+    )
+    assert added.status_code == 302
+    edit = {
+        "display_name": ZED["name"],
+        "lifecycle_stage": "active",
+        "region": "",
+        "preferred_channel": "",
+        "language": "en",
+        "accessibility_needs": "on",
+        "accessibility_note": f"{ZED['note']} and a guide dog",
+    }
+    for prefix in ("contact_points", "consents", "holdings", "orders"):
+        edit[f"{prefix}-TOTAL_FORMS"] = edit[f"{prefix}-INITIAL_FORMS"] = "0"
+    changed = client.post(f"/admin/customers/customer/{customer.pk}/change/", edit)
+    assert changed.status_code == 302, changed.content.decode()[:2000]
+
+    sms, social = sms_source(), social_source()
+    messages = [
+        sms_message(1, **{"from": ZED["phone"], "text": "Zed Secretname here, where is it?"}),
+        sms_message(2, **{"from": ZED["phone"], "sent_at": "garbage", "text": "zed again"}),
+        sms_message(3, **{"from": "07700900123", "text": "still waiting"}),  # stays pending
+        sms_message(4, **{"from": "+447700900555", "sent_at": "garbage", "text": "not zed"}),
+    ]
+    sms_ids = sorted(
+        inbound_events_store(
+            source=sms, events=[RawEvent(provider_event_id=m["id"], payload=m) for m in messages]
+        )
+    )
+    entry = _social_entry(
+        1, author=f"@{ZED['handle']}", author_name=ZED["name"], created_at="not a time"
+    )
+    (social_id,) = inbound_events_store(
+        source=social, events=[RawEvent(provider_event_id=entry["id"], payload=entry)]
+    )
+    for event_id in (sms_ids[0], sms_ids[1], sms_ids[3], social_id):
+        inbound_event_process(event_id=event_id)
+    events = {
+        "processed": InboundEvent.objects.get(pk=sms_ids[0]),
+        "failed": InboundEvent.objects.get(pk=sms_ids[1]),
+        "pending": InboundEvent.objects.get(pk=sms_ids[2]),
+        "other": InboundEvent.objects.get(pk=sms_ids[3]),
+        "social": InboundEvent.objects.get(pk=social_id),
+    }
+    assert events["processed"].interaction.customer_id == customer.pk
+    assert events["failed"].status == events["social"].status == InboundEvent.Status.FAILED
+    assert events["pending"].status == InboundEvent.Status.PENDING
+    return customer, events
+
+
+def test_erase_leaves_no_personal_data_in_any_table(boss, client):
+    from django.contrib.admin.models import LogEntry
+
+    customer, events = zed_with_inbox(boss, client)
+    before = database_hits(ZED_MARKERS)
+    # The probe sees every kind of leak this test is about.
+    tables = {table for table, _, _ in before}
+    assert {
+        "customers_inboundevent",
+        "django_admin_log",
+        "cxportal_auditevent",
+        "customers_customer",
+    } <= tables
+    other_payload = events["other"].payload
+
+    customer_erase(actor=boss, customer=customer)
+
+    assert database_hits(ZED_MARKERS) == []
+    for event in events.values():
+        event.refresh_from_db()
+    assert events["failed"].payload == {} and events["failed"].error == ""
+    assert events["social"].payload == {} and events["social"].error == ""
+    assert events["pending"].payload == {}
+    assert events["pending"].status == InboundEvent.Status.IGNORED  # nothing left to process
+    # Someone else's failed event is not touched.
+    assert events["other"].payload == other_payload and events["other"].error
+    assert events["other"].status == InboundEvent.Status.FAILED
+    # The admin log keeps who changed what when, not the name or the address.
+    entries = LogEntry.objects.filter(object_id=str(customer.pk), content_type__model="customer")
+    assert entries.exists()
+    assert {e.object_repr for e in entries} == {f"Erased customer #{customer.pk}"}
+
+
+def test_export_includes_raw_events_that_never_became_an_interaction(boss, client):
+    customer, events = zed_with_inbox(boss, client)
+    data = customer_export(actor=boss, customer=customer)
+    exported = {row["id"] for row in data["inbound_events"]}
+    assert exported == {events[name].pk for name in ("processed", "failed", "pending", "social")}, (
+        "someone else's event is not exported, Zed's unlinked ones are"
+    )
+
+
+def test_a_short_handle_only_matches_a_whole_json_string(boss):
+    """A 2-letter handle must not blank every failed event containing those letters."""
+    from customers.channels.base import RawEvent
+    from customers.services import inbound_event_process, inbound_events_store
+    from tests.customers.channel_support import social_source
+
+    customer = customer_create(
+        actor=boss, display_name="Bo", contact_points=[ContactInput("social", "bo", "twitter")]
+    )
+    social = social_source()
+    entries = [
+        _social_entry(1, author="@bo", created_at="bad"),
+        _social_entry(2, author="@bob_builder", text="about boats", created_at="bad"),
+    ]
+    ids = sorted(
+        inbound_events_store(
+            source=social, events=[RawEvent(provider_event_id=e["id"], payload=e) for e in entries]
+        )
+    )
+    for event_id in ids:
+        inbound_event_process(event_id=event_id)
+    customer_erase(actor=boss, customer=customer)
+    mine, theirs = (InboundEvent.objects.get(pk=i) for i in ids)
+    assert mine.payload == {}
+    assert theirs.payload["author"] == "@bob_builder"
+
+
+def test_services_refuse_to_write_personal_data_to_an_erased_customer(boss):
+    from customers.services import contact_point_add, customer_update
+
+    customer = customer_erase(actor=boss, customer=zelda(boss, interactions=0))
+    audits = AuditEvent.objects.count()
+    attempts = [
+        lambda: customer_update(actor=boss, customer=customer, display_name="Zelda Again"),
+        lambda: contact_point_add(
+            actor=boss, customer=customer, kind="email", value="back@example.com"
+        ),
+        lambda: consent_set(
+            actor=boss,
+            customer=customer,
+            channel="sms",
+            purpose="marketing",
+            granted=True,
+            source="form",
+        ),
+        lambda: interaction_log(
+            actor=boss, customer=customer, channel="phone", direction="inbound", summary="hi"
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ValidationError, match=f"Customer #{customer.pk} was erased"):
+            attempt()
+    customer.refresh_from_db()
+    assert customer.display_name == f"Erased customer #{customer.pk}"
+    assert not ContactPoint.objects.filter(customer=customer).exists()
+    assert not Consent.objects.filter(customer=customer, channel="sms").exists()
+    assert not Interaction.objects.filter(customer=customer).exists()
+    assert AuditEvent.objects.count() == audits
+
+
+def test_api_writes_to_an_erased_customer_are_400_and_write_nothing(api_as, boss):
+    customer = customer_erase(actor=boss, customer=zelda(boss, interactions=0))
+    api = api_as("service")
+    url = f"{URL}{customer.pk}/"
+    audits = AuditEvent.objects.count()
+
+    patch = api.patch(url, {"display_name": "Real Name Again"}, format="json")
+    point = api.post(
+        f"{url}contact-points/", {"kind": "email", "value": "b@example.com"}, format="json"
+    )
+    consent = api.post(
+        f"{url}consent/",
+        {"channel": "sms", "purpose": "marketing", "granted": True, "source": "form"},
+        format="json",
+    )
+
+    for response in (patch, point, consent):
+        assert response.status_code == 400, response.content
+        assert response.json()["message"].startswith(f"Customer #{customer.pk} was erased")
+    customer.refresh_from_db()
+    assert customer.display_name == f"Erased customer #{customer.pk}"
+    assert not ContactPoint.objects.filter(customer=customer).exists()
+    assert not Consent.objects.filter(customer=customer, channel="sms").exists()
+    assert AuditEvent.objects.count() == audits
+    # Still found by its id; no longer in lists and searches.
+    assert api.get(url).status_code == 200
+    listed = api.get(URL).json()["results"]
+    assert customer.pk not in {row["id"] for row in listed}
+    found = api.get(URL, {"q": f"Erased customer #{customer.pk}"}).json()["results"]
+    assert found == []
+
+
+def test_erased_customer_is_out_of_search_and_its_page_offers_no_writes(client, boss):
+    from customers.selectors import customer_exact_match, customer_list
+
+    customer = zelda(boss, interactions=1)
+    customer_erase(actor=boss, customer=customer)
+    assert customer.pk not in customer_list(actor=boss).values_list("pk", flat=True)
+    assert customer_exact_match(actor=boss, query=f"ORD-{customer.pk}") is None
+
+    client.force_login(boss)
+    page = client.get(f"/customers/{customer.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Personal data erased on" in html
+    assert 'id="log-form"' not in html and "Erase personal data" not in html
+    logged = client.post(
+        f"/customers/{customer.pk}/interactions/",
+        {"channel": "phone", "direction": "inbound", "summary": "call"},
+    )
+    assert logged.status_code == 302
+    assert Interaction.objects.filter(customer=customer).count() == 1  # the erased one only
+
+
+def test_schema_says_the_export_is_complete(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    export = schema["paths"]["/api/v1/customers/{id}/export/"]["get"]
+    assert "restricted fields" in export["description"]
+    listing = schema["paths"]["/api/v1/customers/"]["get"]["description"]
+    assert "GDPR export" in listing

@@ -68,16 +68,19 @@ def test_export_downloads_json_and_is_audited(boss_client):
 
 
 def test_erase_confirms_then_erases(boss_client):
-    customer = CustomerFactory(display_name="Erin Erase")
+    customer = CustomerFactory(display_name="Xanthippe Qerase")
     page = boss_client.get(f"/customers/{customer.pk}/erase/")
-    assert page.status_code == 200 and "Erase personal data of Erin Erase?" in page.content.decode()
+    assert (
+        page.status_code == 200
+        and "Erase personal data of Xanthippe Qerase?" in page.content.decode()
+    )
     assert Customer.objects.get(pk=customer.pk).erased_at is None  # GET changes nothing
     response = boss_client.post(f"/customers/{customer.pk}/erase/")
     assert response.status_code == 302 and response.url == f"/customers/{customer.pk}/"
     customer.refresh_from_db()
     assert customer.erased_at and customer.display_name == f"Erased customer #{customer.pk}"
     page = boss_client.get(response.url).content.decode()
-    assert "Personal data of customer" in page and "Erin" not in page
+    assert "Personal data of customer" in page and "Xanthippe" not in page
 
 
 def test_erase_of_a_merged_away_customer_is_refused_with_a_message(boss_client, boss):
@@ -170,3 +173,26 @@ def test_unknown_customer_is_404_and_anonymous_goes_to_login(boss_client, client
     client.logout()
     response = client.post(f"/customers/{customer.pk}/erase/")
     assert response.status_code == 302 and "/login/" in response.url
+
+
+def test_undo_only_acts_on_a_merge_of_this_customer(boss_client, boss):
+    survivor, merged, bystander = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    merge = customer_merge(actor=boss, survivor=survivor, merged=merged)
+    response = boss_client.post(
+        f"/customers/{bystander.pk}/unmerge/", {"merge_id": str(merge.pk)}, follow=True
+    )
+    assert "There is no such merge to undo." in response.content.decode()
+    merge.refresh_from_db()
+    assert merge.undone_at is None
+
+
+def test_merge_candidates_leave_erased_customers_out(boss_client, boss):
+    from customers.services import customer_erase
+
+    survivor = CustomerFactory()
+    live = CustomerFactory(display_name="Findable Person")
+    gone = customer_erase(actor=boss, customer=CustomerFactory(display_name="Findable Gone"))
+    page = boss_client.get(f"/customers/{survivor.pk}/merge/", {"merged": "Erased customer"})
+    assert f"#{gone.pk}" not in page.content.decode()
+    page = boss_client.get(f"/customers/{survivor.pk}/merge/", {"merged": "Findable"})
+    assert f"#{live.pk}" in page.content.decode()

@@ -11,8 +11,10 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    # Not realistic names on purpose: a page showing the logged-in user's name must never
+    # make a "customer name not on the page" assertion pass or fail by chance.
+    first_name = "Staff"
+    last_name = factory.Sequence(lambda n: f"Member{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.PostGenerationMethodCall("set_password", "pw-for-tests")
 
