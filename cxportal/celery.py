@@ -57,6 +57,8 @@ app.conf.update(
         # Channels: hand the broker inbox events it never got; start due polls.
         "inbox-sweep": {"task": "scans.inbox_sweep", "schedule": 30.0},
         "channels-sync-due": {"task": "scans.channels_sync_due", "schedule": 30.0},
+        # Replies: re-send ones still queued after 10 minutes, give up after a day.
+        "outbound-sweep": {"task": "scans.outbound_sweep", "schedule": 60.0},
     },
 )
 app.autodiscover_tasks()

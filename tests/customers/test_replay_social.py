@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from customers.models import ChannelSource, ContactPoint, Customer, InboundEvent, Interaction
-from tests.support.services import REPO, missing_service
+from tests.support.services import SHARED_DIR, missing_service
 
 pytestmark = pytest.mark.django_db
 
-TWITTER = Path(REPO).parent / "shared" / "data" / "social" / "customer_support_twitter_5k.csv"
+TWITTER = SHARED_DIR / "data" / "social" / "customer_support_twitter_5k.csv"
 COLUMNS = ",tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id"
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,50})")
 

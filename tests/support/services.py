@@ -19,6 +19,9 @@ from django.db import connection
 
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# The shared public data sets live beside the checkout (../shared); CXPORTAL_SHARED_DIR
+# points elsewhere.
+SHARED_DIR = Path(os.environ.get("CXPORTAL_SHARED_DIR") or REPO.parent / "shared")
 
 
 def missing_service(reason: str) -> None:
