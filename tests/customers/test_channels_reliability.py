@@ -4,8 +4,7 @@ SIGKILLed mid-run; and Redis itself gone while webhooks keep arriving.
 Redelivery after the kill is the broker's: the test worker runs with a 5 s Redis visibility
 timeout (``CELERY_VISIBILITY_TIMEOUT``), after which Redis hands unacknowledged tasks of the
 dead worker to the next one. After the outage, the inbox sweeper sends what the broker never
-got. This test starts its own ``redis-server``; it never touches the machine's Redis beyond
-a database of the tests'.
+got. Both tests start their own ``redis-server``; they never touch the machine's Redis.
 """
 
 import os
@@ -27,7 +26,6 @@ from tests.support.services import (
     celery_worker,
     free_port,
     missing_service,
-    real_redis_url,
     redis_reachable,
     use_broker,
     wait_for,
@@ -58,8 +56,22 @@ def in_flight() -> bool:
     return InboundEvent.objects.filter(status=InboundEvent.Status.PENDING, attempts__gte=1).exists()
 
 
-def test_worker_sigkilled_mid_run_still_processes_every_event_exactly_once(broker_at, tmp_path):
-    url = real_redis_url(db=12)
+@pytest.fixture
+def own_redis():
+    """A redis-server of this test's own on a free port: no other test run can flush or
+    read its queues (two suites at once on one machine must not share a broker db)."""
+    if shutil.which("redis-server") is None:
+        missing_service("redis-server is not installed")
+    port = free_port()
+    proc = _start_redis(port)
+    yield f"redis://127.0.0.1:{port}/0"
+    _stop(proc)
+
+
+def test_worker_sigkilled_mid_run_still_processes_every_event_exactly_once(
+    broker_at, own_redis, tmp_path
+):
+    url = own_redis
     broker_at(url)
     source = sms_source()
     messages = [sms_message(n, **{"from": f"+447700901{n % NUMBERS:03d}"}) for n in range(EVENTS)]
