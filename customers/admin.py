@@ -540,7 +540,10 @@ class ChannelSourceAdmin(admin.ModelAdmin):
         )
         return obj.last_error[:120] if failing else ""
 
-    @admin.action(description="Retry now: sync and hand pending events to the worker")
+    @admin.action(
+        description="Retry now: sync and hand pending events to the worker",
+        permissions=["change"],
+    )
     def retry_sync(self, request, queryset) -> None:
         sources = list(queryset[:MERGE_ACTION_MAX])
         for source in sources:

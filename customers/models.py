@@ -384,6 +384,7 @@ class ChannelSource(models.Model):
         SOCIAL_WEBHOOK = "social_webhook", "Social network (webhook)"
         SOCIAL_FEED = "social_feed", "Social / forum feed (polled)"
         CSV_DROP = "csv_drop", "CSV drop (call logs, store visits)"
+        EMAIL_MAILDIR = "email_maildir", "Email (local Maildir)"
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=50, unique=True, help_text="Webhook URL: /webhooks/<slug>/")

@@ -1,5 +1,6 @@
 """Reads of customers, shared by the staff UI, the API and tasks."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -314,7 +315,10 @@ def channel_health_list(*, now: datetime | None = None) -> list[ChannelHealth]:
     }
     hour = {
         row["source_id"]: row
-        for row in InboundEvent.objects.filter(received_at__gte=now - timedelta(hours=1))
+        for row in InboundEvent.objects.filter(
+            source_id__in=[source.pk for source in sources],  # the (source, received_at) index
+            received_at__gte=now - timedelta(hours=1),
+        )
         .values("source_id")
         .annotate(
             n=Count("id"),
@@ -337,17 +341,21 @@ def channel_health_list(*, now: datetime | None = None) -> list[ChannelHealth]:
     ]
 
 
-def channel_traffic(*, now: datetime | None = None, minutes: int = 60) -> dict[int, list[int]]:
-    """Events received per minute over the last ``minutes``, per channel source:
-    ``{source id: [count of the oldest minute, ..., count of the current minute]}``. One
-    query whatever the number of channels (the ``(source, received_at)`` index); sources
-    with no traffic are absent."""
+def channel_traffic(
+    *, source_ids: Sequence[int], now: datetime | None = None, minutes: int = 60
+) -> dict[int, list[int]]:
+    """Events received per minute over the last ``minutes``, per channel source of
+    ``source_ids``: ``{source id: [count of the oldest minute, ..., count of the current
+    minute]}``. One query whatever the number of channels (naming the sources lets it use
+    the ``(source, received_at)`` index); sources with no traffic are absent."""
     from django.db.models.functions import TruncMinute
 
     now = now or timezone.now()
     start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
     rows = (
-        InboundEvent.objects.filter(received_at__gte=start, received_at__lte=now)
+        InboundEvent.objects.filter(
+            source_id__in=list(source_ids), received_at__gte=start, received_at__lte=now
+        )
         .annotate(minute=TruncMinute("received_at", tzinfo=UTC))
         .values("source_id", "minute")
         .annotate(n=Count("id"))

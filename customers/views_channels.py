@@ -123,9 +123,12 @@ def _status(health: ChannelHealth, polled: bool) -> tuple[str, str]:
 @require_GET
 def channel_health_view(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    traffic = channel_traffic(now=now, minutes=MINUTES)
+    healths = channel_health_list(now=now)
+    traffic = channel_traffic(
+        source_ids=[health.source.pk for health in healths], now=now, minutes=MINUTES
+    )
     rows = []
-    for health in channel_health_list(now=now):
+    for health in healths:
         polled = _polled(health.source.kind)
         status, label = _status(health, polled)
         bars, peak = _bars(traffic.get(health.source.pk, [0] * MINUTES))

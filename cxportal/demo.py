@@ -92,6 +92,7 @@ def demo_seed(*, customers: int = 60) -> dict[str, int]:
         made += 1
     _seed_customer_stories()
     demo_channels_seed()
+    demo_mailbox_seed()
     return {"users": len(DEMO_USERS), "new_customers": made, "customers": Customer.objects.count()}
 
 
@@ -382,3 +383,60 @@ def demo_channels_seed() -> list[ChannelSource]:
             source.save(update_fields=["settings"])
         sources.append(source)
     return sources
+
+
+# The README's one-liner: writes a complete message (From/To/Subject/Date/Message-ID) into new/.
+DEMO_MAILBOX_EXAMPLE = (
+    "printf 'From: Jane Doe <jane@example.com>\\nTo: support@cxportal.example\\n"
+    "Subject: Where is my parcel?\\nDate: %s\\nMessage-ID: <%s@example.com>\\n\\n"
+    "Hi, my express parcel has not arrived.\\n' "
+    '"$(LC_ALL=C date \'+%a, %d %b %Y %H:%M:%S %z\')" "$(date +%s).$$.$RANDOM" '
+    "> new/$(date +%s).$$.eml\n"
+)
+DEMO_MAILBOX_README = (
+    """Demo mailbox (CX Portal)
+========================
+
+This folder is a Maildir (new/, cur/, tmp/) that the Celery worker syncs like a real
+mailbox, within about half a minute (beat's channels_sync_due). Save an email (an .eml
+file: headers, a blank line, the text) into new/ and it appears on the sender's timeline
+(Customers -> search for the From address). Watch it on the Channels page.
+
+One line, from this folder:
+
+"""
+    + DEMO_MAILBOX_EXAMPLE
+    + """
+
+Messages are read in file-name order, so start the name with the time (as above and as
+every mail server does). The mailbox is never changed: reading a message in a mail client
+(which moves it to cur/ and adds ":2,S") does not bring it in twice. Every message needs a
+new Message-ID: one seen before is not stored again. A message that cannot be read is shown
+as a failed event in admin (Inbound events) with the reason. See
+customers/channels/email_maildir.py.
+"""
+)
+
+
+def demo_mailbox_seed() -> ChannelSource:
+    """The demo's live mailbox: a Maildir at ``VAR_DIR/demo-drop/mailbox`` (with a README.txt
+    saying how to drop a message in), synced by the worker. Idempotent; a moved VAR_DIR is
+    followed."""
+    path = demo_drop_folder() / "mailbox"
+    for sub in ("new", "cur", "tmp"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    (path / "README.txt").write_text(DEMO_MAILBOX_README)
+    source, created = ChannelSource.objects.get_or_create(
+        slug="demo-mailbox",
+        defaults={
+            "name": "Demo mailbox",
+            "kind": ChannelSource.Kind.EMAIL_MAILDIR,
+            "channel": Channel.EMAIL,
+            "settings": {"path": str(path), "from_address": "support@cxportal.example"},
+            "poll_interval_seconds": DEMO_POLL_SECONDS,
+        },
+    )
+    if not created and source.settings.get("path") != str(path):
+        source.settings = {**source.settings, "path": str(path)}
+        source.save(update_fields=["settings"])
+    return source

@@ -177,10 +177,11 @@ def signature_matches(header: str, secret: str, message: bytes) -> bool:
 
 
 def json_body(request: HttpRequest) -> Any:
-    """The request body as JSON; WebhookRejected (400) when it is not."""
+    """The request body as JSON; WebhookRejected (400) when it is not, or nests too deep
+    for the parser (RecursionError: a signed body of 100,000 ``[`` is still bad input)."""
     try:
         return json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise WebhookRejected(
             "The body is not valid JSON.", status=400, code="parse_error"
         ) from None

@@ -9,8 +9,9 @@ Columns (first line = header; any order; unknown columns are ignored):
 
 =============  ==========================================================================
 external_id    required. The call's / visit's id in the phone system or POS, unique within
-               the channel; the same id sent again (or through the bulk API) is the same
-               interaction.
+               the source; the same id sent again is the same interaction. On the timeline
+               it becomes ``<channel>:<source slug>:<external_id>``, so two systems that
+               reuse ids never overwrite each other.
 occurred_at    required. ISO 8601 (``2026-05-01T09:30:00+01:00``; without an offset: UTC)
                or unix seconds.
 email          the customer, by one of email, phone (international or national in the
@@ -114,6 +115,7 @@ class CsvDropAdapter(ChannelAdapter):
             occurred_at=when,
             summary=summary or DEFAULT_SUMMARY.get(channel, "Logged contact"),
             body=notes,
-            external_id=str(payload["external_id"]),
+            # Namespaced by source: two call centres (or stores' tills) may reuse ids.
+            external_id=f"{channel}:{self.source.slug}:{payload['external_id']}",
             display_name=(payload.get("name") or "")[:200],
         )

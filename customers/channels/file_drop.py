@@ -25,12 +25,17 @@ stores it as an event that fails with the reason.
 import csv
 import io
 import json
+import logging
+import os
 import re
+import stat as stat_module
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+logger = logging.getLogger(__name__)
 
 CSV_SUFFIXES = frozenset({".csv"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -204,13 +209,23 @@ def drop_read(
     formats: tuple[str, ...] = ("csv", "jsonl"),
 ) -> tuple[list[DropRecord], dict[str, Any]]:
     """The next ``limit`` records of a drop folder (or one file) after ``cursor``, and the
-    cursor after them. Raises ``FileNotFoundError`` when ``path`` does not exist."""
+    cursor after them. Raises ``FileNotFoundError`` when ``path`` does not exist.
+
+    Only regular files that are really in the folder are read: a symlink (or anything that
+    resolves outside the folder) is skipped, and files are opened with ``O_NOFOLLOW`` so one
+    swapped for a symlink after the listing is not followed either. Whoever can drop a file
+    must not be able to make the channel read (and store) files elsewhere on the server."""
     root = Path(path)
     if root.is_dir():
+        inside = root.resolve()
         files = sorted(
             p
             for p in root.iterdir()
-            if p.is_file() and not p.name.startswith(".") and file_format(p.name) in formats
+            if not p.is_symlink()
+            and p.is_file()
+            and p.resolve().parent == inside
+            and not p.name.startswith(".")
+            and file_format(p.name) in formats
         )
     elif root.is_file():
         files = [root]
@@ -223,14 +238,19 @@ def drop_read(
         if done_file and file.name < done_file:
             continue
         offset = done_offset if file.name == done_file else 0
-        stat = file.stat()
-        if offset > stat.st_size:
-            offset = 0  # replaced by a shorter file: read it again
-        if offset == stat.st_size and offset:
-            new_cursor = {"file": file.name, "offset": offset}
+        try:
+            stream = _open_regular(file, follow=root.is_file())
+        except OSError:  # swapped for a symlink or something else since the listing
+            logger.warning("Drop folder %s: skipped %s (not a regular file)", root, file.name)
             continue
-        settled = index < len(files) - 1 or time.time() - stat.st_mtime >= settle_seconds
-        with file.open("rb") as stream:
+        with stream:
+            stat = os.fstat(stream.fileno())
+            if offset > stat.st_size:
+                offset = 0  # replaced by a shorter file: read it again
+            if offset == stat.st_size and offset:
+                new_cursor = {"file": file.name, "offset": offset}
+                continue
+            settled = index < len(files) - 1 or time.time() - stat.st_mtime >= settle_seconds
             got, end = records_read(
                 stream,
                 name=file.name,
@@ -244,3 +264,16 @@ def drop_read(
         if len(records) >= limit or end < stat.st_size:
             break  # a full page, or a file still being written: later files wait
     return records, new_cursor
+
+
+def _open_regular(file: Path, *, follow: bool) -> BinaryIO:
+    """``file`` opened for reading; OSError when it is not a regular file, or (unless
+    ``follow``: a single file the supervisor configured) when it is a symlink."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(file, flags)
+    if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{file} is not a regular file")
+    return os.fdopen(fd, "rb")

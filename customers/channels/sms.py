@@ -6,15 +6,20 @@ Inbound (webhook ``POST /webhooks/<slug>/``): the body is one message or a JSON 
      "text": "Where is my order?", "sent_at": "2026-05-01T09:30:00Z", "in_reply_to": null}
 
 ``sent_at`` is ISO 8601 or unix seconds; ``in_reply_to`` (optional) is the provider id of the
-message answered. Every request is signed: ``X-Timestamp: <unix seconds>`` and
+message answered. On the timeline a message's external id is ``sms:<source slug>:<provider
+id>`` (and ``in_reply_to`` the same way): two providers, or two accounts of one, may hand
+out the same ids, and one must never stand for the other's message.
+
+Every request is signed: ``X-Timestamp: <unix seconds>`` and
 ``X-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed with the secret>``.
 A request without them answers 401; a wrong signature, or a timestamp more than 5 minutes
 off our clock (either way), 403. Nothing of a refused request is stored.
 
 Outbound: ``POST <settings.api_url>/messages`` with ``Authorization: Bearer <secret>`` and
 ``{"from": settings.from_number, "to", "text"}``; the provider answers ``{"id": ...}``.
-SMS has no subject: ``send`` ignores it. Settings: ``api_url``, ``from_number``,
-``timeout`` (seconds, default 10).
+SMS has no subject: ``send`` ignores it; it returns the sent message's external id
+(``sms:<slug>:<provider id>``), so the customer's answer threads under our reply.
+Settings: ``api_url``, ``from_number``, ``timeout`` (seconds, default 10).
 """
 
 import json
@@ -113,9 +118,15 @@ class SmsAdapter(ChannelAdapter):
             occurred_at=parse_time(payload.get("sent_at"), "sent_at"),
             summary=summary_of(text) or "SMS",
             body=text,
-            external_id=message_id,
-            in_reply_to=str(reply_to) if isinstance(reply_to, str | int) and reply_to else None,
+            external_id=self.external_id_of(message_id),
+            in_reply_to=self.external_id_of(str(reply_to))
+            if isinstance(reply_to, str | int) and reply_to
+            else None,
         )
+
+    def external_id_of(self, provider_id: str) -> str:
+        """The timeline's external id of this source's message ``provider_id``."""
+        return f"sms:{self.source.slug}:{provider_id}"
 
     def send(self, *, to: str, subject: str, body: str) -> str:
         api_url = str(self.settings.get("api_url", "")).rstrip("/")
@@ -151,4 +162,5 @@ class SmsAdapter(ChannelAdapter):
         message_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(message_id, str | int) or not str(message_id):
             raise SendFailed("SMS provider answered without a message id.")
-        return str(message_id)
+        # What the customer's answer will name in in_reply_to, namespaced the same way.
+        return self.external_id_of(str(message_id))

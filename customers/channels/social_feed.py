@@ -139,7 +139,8 @@ class SocialFeedAdapter(ChannelAdapter):
             f"{url}{'&' if '?' in url else '?'}{query}", headers={"Accept": "application/json"}
         )
         if self.source.secret:
-            request.add_header("Authorization", f"Bearer {self.source.secret}")
+            # Not sent on to wherever the feed redirects (another host must not get it).
+            request.add_unredirected_header("Authorization", f"Bearer {self.source.secret}")
         try:
             with urllib.request.urlopen(  # noqa: S310
                 request, timeout=float(self.settings.get("timeout", 10))

@@ -12,6 +12,7 @@ in the same transaction as the events it covers, so a crash repeats a page but n
 one (the repeat is deduplicated by the provider event id).
 """
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -31,7 +32,7 @@ from customers.channels.base import (
     adapter_for,
     polled_kinds,
 )
-from customers.models import ChannelSource, Customer, InboundEvent, Interaction
+from customers.models import ChannelSource, ContactPoint, Customer, InboundEvent, Interaction
 from customers.normalize import normalize_contact
 from customers.services.core import customer_resolve
 from cxportal.errors import TRANSIENT_ERRORS
@@ -236,12 +237,15 @@ def _resolve(draft: InteractionDraft) -> Customer:
 
 
 def _interaction_write(draft: InteractionDraft, *, recorded_by: str) -> Interaction:
-    """Create the interaction, or return the one already on the timeline."""
+    """Create the interaction, or return the one already on the timeline — when it is on the
+    timeline of the draft's sender. EventUnusable when ``(channel, external_id)`` already
+    names another customer's message: two sources hand out the same ids, and linking the
+    event to that message would lose this one silently."""
     existing = Interaction.objects.filter(
         channel=draft.channel, external_id=draft.external_id
     ).first()
     if existing is not None:
-        return existing
+        return _same_sender(existing, draft)
     body = draft.body
     if len(body) > Interaction.BODY_MAX:
         body = body[: Interaction.BODY_MAX - len(TRUNCATED)] + TRUNCATED
@@ -266,7 +270,9 @@ def _interaction_write(draft: InteractionDraft, *, recorded_by: str) -> Interact
                 ).first()
             interaction.save()
     except IntegrityError:  # another source wrote the same (channel, external_id) first
-        return Interaction.objects.get(channel=draft.channel, external_id=draft.external_id)
+        return _same_sender(
+            Interaction.objects.get(channel=draft.channel, external_id=draft.external_id), draft
+        )
     # Replies that arrived before this message now find what they answer.
     Interaction.objects.filter(
         channel=draft.channel,
@@ -274,6 +280,23 @@ def _interaction_write(draft: InteractionDraft, *, recorded_by: str) -> Interact
         in_reply_to__isnull=True,
     ).update(in_reply_to=interaction)
     return interaction
+
+
+def _same_sender(existing: Interaction, draft: InteractionDraft) -> Interaction:
+    """``existing`` when the draft's contact point is one of its customer's (a replay, or the
+    same post arriving through a second source); EventUnusable when it is not."""
+    contact = draft.contact
+    normalized = normalize_contact(contact.kind, contact.value, contact.network)
+    if ContactPoint.objects.filter(
+        customer_id=existing.customer_id, kind=contact.kind, normalized=normalized
+    ).exists():
+        return existing
+    raise EventUnusable(
+        f"The {draft.channel} message id {draft.external_id!r} is already on another "
+        f"customer's timeline (interaction {existing.pk}), and this event's sender "
+        f"{contact.kind} {contact.value!r} is not that customer's: two sources use the same "
+        "ids. Not linked."
+    )
 
 
 def inbox_sweep(*, older_than_seconds: int = 30, limit: int = 5000) -> int:
@@ -309,9 +332,12 @@ def channel_sync(*, source_id: int, limit: int = SYNC_PAGE) -> str:
     The source row is locked with SKIP LOCKED: a second sync of the same channel returns
     ``"busy"`` at once. The events and the new cursor are committed together. An adapter
     error is recorded on the source (``last_error``) in its own transaction and re-raised
-    when transient (the task retries); a full page enqueues the next sync."""
+    when transient (the task retries); a full page enqueues the next sync, unless it left the
+    cursor where it was: that is recorded as the channel's error (``"failed"``), and beat
+    tries again at the channel's interval instead of a loop re-reading the same page."""
     started = timezone.now()
     error: BaseException | None = None
+    stuck = False
     with transaction.atomic():
         source = (
             ChannelSource.objects.select_for_update(skip_locked=True).filter(pk=source_id).first()
@@ -321,16 +347,29 @@ def channel_sync(*, source_id: int, limit: int = SYNC_PAGE) -> str:
         if not source.is_active:
             return INACTIVE
         adapter = adapter_for(source)
+        old_cursor = dict(source.cursor or {})
         try:
-            events, cursor = adapter.poll(dict(source.cursor or {}), limit)
+            events, cursor = adapter.poll(dict(old_cursor), limit)
         except Exception as exc:
             error = exc
         else:
             inbound_events_store(source=source, events=events)
+            # A full page that did not move the cursor (a page of records without readable
+            # ids): syncing again would read the same page forever. Say so, and wait for beat.
+            stuck = len(events) >= limit and cursor == old_cursor
             source.cursor = cursor
             source.last_sync_started_at = started
-            source.last_success_at = timezone.now()
-            source.save(update_fields=["cursor", "last_sync_started_at", "last_success_at"])
+            if stuck:
+                source.last_error_at = timezone.now()
+                source.last_error = (
+                    f"{len(events)} unreadable records at {json.dumps(cursor, default=str)}; "
+                    "the feed cannot move past them."
+                )[:2000]
+                fields = ["last_error_at", "last_error"]
+            else:
+                source.last_success_at = timezone.now()
+                fields = ["last_success_at"]
+            source.save(update_fields=["cursor", "last_sync_started_at", *fields])
     if error is not None:
         ChannelSource.objects.filter(pk=source_id).update(
             last_sync_started_at=started,
@@ -340,6 +379,9 @@ def channel_sync(*, source_id: int, limit: int = SYNC_PAGE) -> str:
         logger.warning("Channel %s sync failed: %s", source_id, error)
         if isinstance(error, (*TRANSIENT_ERRORS, OSError)):
             raise error
+        return FAILED
+    if stuck:
+        logger.warning("Channel %s is stuck: %s", source_id, source.last_error)
         return FAILED
     if len(events) >= limit:
         _enqueue_sync(source_id)

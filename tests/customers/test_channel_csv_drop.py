@@ -48,8 +48,14 @@ def test_call_log_rows_land_on_the_right_customers(tmp_path):
 
     assert sync_and_process(source) == "synced"
 
-    by_id = {i.external_id: i for i in Interaction.objects.all()}
+    prefix = f"phone:{source.slug}:"  # namespaced: another call centre's C-1 is another call
+    by_id = {i.external_id.removeprefix(prefix): i for i in Interaction.objects.all()}
     assert set(by_id) == {"C-1", "C-2", "C-3"}
+    assert {i.external_id for i in by_id.values()} == {
+        prefix + "C-1",
+        prefix + "C-2",
+        prefix + "C-3",
+    }
     assert {i.channel for i in by_id.values()} == {"phone"}
     assert by_id["C-1"].customer == known
     assert (by_id["C-1"].direction, by_id["C-1"].summary, by_id["C-1"].body) == (
@@ -87,8 +93,8 @@ def test_store_visits_and_bad_rows_failed_with_the_reason(tmp_path):
     sync_and_process(source)
 
     assert sorted(Interaction.objects.values_list("channel", "external_id")) == [
-        ("store", "V-1"),
-        ("store", "V-8"),
+        ("store", f"store:{source.slug}:V-1"),
+        ("store", f"store:{source.slug}:V-8"),
     ]
     errors = dict(
         InboundEvent.objects.filter(status="failed").values_list("provider_event_id", "error")
@@ -104,6 +110,20 @@ def test_store_visits_and_bad_rows_failed_with_the_reason(tmp_path):
         "10 field(s), the header has 9.",
     }
     assert not Customer.objects.filter(display_name__in=["bo@example.com", "not-an-email"])
+
+
+def test_two_drops_reusing_row_ids_keep_both_calls(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "calls.csv").write_text(HEADER + "C-1,1777000000,a@example.com,,,,,A,\r\n")
+    (tmp_path / "b" / "calls.csv").write_text(HEADER + "C-1,1777000000,b@example.com,,,,,B,\r\n")
+    one, two = drop_source(tmp_path / "a"), drop_source(tmp_path / "b")
+    sync_and_process(one)
+    sync_and_process(two)
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert sorted(Interaction.objects.values_list("external_id", "summary")) == sorted(
+        [(f"phone:{one.slug}:C-1", "A"), (f"phone:{two.slug}:C-1", "B")]
+    )
 
 
 def test_a_resync_from_the_start_adds_nothing(tmp_path):

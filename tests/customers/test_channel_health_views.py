@@ -3,6 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.channels.base import RawEvent
@@ -118,12 +121,28 @@ def test_traffic_is_one_query_per_minute_bucket(django_assert_num_queries):
     InboundEvent.objects.filter(pk__in=ids[:2]).update(received_at=now - timedelta(minutes=59))
     InboundEvent.objects.filter(pk__in=ids[2:3]).update(received_at=now - timedelta(minutes=61))
     InboundEvent.objects.filter(pk__in=ids[3:]).update(received_at=now)
+    other = sms_source()
+    inbound_events_store(source=other, events=[RawEvent("o1", {})])
     with django_assert_num_queries(1):
-        traffic = channel_traffic(now=now)
+        traffic = channel_traffic(source_ids=[source.pk], now=now)
+    assert set(traffic) == {source.pk}  # only the sources asked for
     assert len(traffic[source.pk]) == 60
     assert (
         traffic[source.pk][0] == 2 and traffic[source.pk][-1] == 2 and sum(traffic[source.pk]) == 4
     )
+
+
+def test_the_page_reads_events_through_the_source_received_at_index(client, staff):
+    """Both reads of recent events name the sources: without ``source_id IN (...)`` the
+    ``(source, received_at)`` index cannot be used and 10M events are scanned."""
+    client.force_login(staff("supervisor"))
+    source = sms_source()
+    inbound_events_store(source=source, events=[RawEvent("e1", {})])
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(URL).status_code == 200
+    recent = [q["sql"] for q in queries if '"received_at" >=' in q["sql"]]
+    assert len(recent) == 2
+    assert all(f'"source_id" IN ({source.pk})' in sql for sql in recent), recent
 
 
 def test_admin_shows_why_events_failed_and_retries_channels(
@@ -151,3 +170,22 @@ def test_admin_shows_why_events_failed_and_retries_channels(
             )
         assert ("ingest.channel_sync", [source.pk]) in queued()
     assert "Retrying Forum feed" in response.content.decode()
+
+
+def test_the_admin_retry_needs_change_permission_not_just_view(
+    client, staff, tmp_path, django_capture_on_commit_callbacks
+):
+    viewer = staff(None, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_channelsource"))
+    client.force_login(viewer)
+    source = broken_feed()
+    page = client.get("/admin/customers/channelsource/")
+    assert page.status_code == 200 and "retry_sync" not in page.content.decode()
+    with readable_broker(tmp_path) as queued:
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                "/admin/customers/channelsource/",
+                {"action": "retry_sync", "_selected_action": [source.pk]},
+            )
+        assert queued() == []
+    assert not AuditEvent.objects.filter(action="channel.sync_retry").exists()

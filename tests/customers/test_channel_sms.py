@@ -11,7 +11,8 @@ import pytest
 
 from customers.channels import SendFailed, adapter_for
 from customers.channels.base import EventUnusable
-from customers.models import InboundEvent
+from customers.models import InboundEvent, Interaction
+from customers.services import inbound_event_process
 from tests.customers.channel_support import post_json, sms_headers, sms_message, sms_source
 
 pytestmark = pytest.mark.django_db
@@ -119,9 +120,29 @@ def test_to_interaction():
     assert (draft.channel, draft.direction) == ("sms", "inbound")
     assert draft.occurred_at.timestamp() == 1777627800
     assert draft.summary == "Card not arrived"
-    assert draft.external_id == "SM000005" and draft.in_reply_to is None
+    # Namespaced by source: another provider's (or account's) SM000005 is another message.
+    assert draft.external_id == f"sms:{source.slug}:SM000005" and draft.in_reply_to is None
+    answer = adapter_for(source).to_interaction(sms_message(6, in_reply_to="SM000005"))
+    assert answer.in_reply_to == draft.external_id
     with pytest.raises(EventUnusable, match="'from' is missing"):
         adapter_for(source).to_interaction({"id": "x", "text": "hi", "sent_at": 1})
+
+
+def test_two_sources_with_the_same_message_ids_keep_both_messages(client):
+    one, two = sms_source(), sms_source()
+    post_json(client, url(one), sms_message(1, **{"from": "+447700900111", "text": "from one"}))
+    post_json(client, url(two), sms_message(1, **{"from": "+447700900222", "text": "from two"}))
+    for event_id in InboundEvent.objects.order_by("id").values_list("id", flat=True):
+        inbound_event_process(event_id=event_id)
+    events = list(InboundEvent.objects.order_by("id").select_related("interaction__customer"))
+    assert [e.status for e in events] == ["processed", "processed"]
+    assert [e.interaction.body for e in events] == ["from one", "from two"]
+    assert [e.interaction.external_id for e in events] == [
+        f"sms:{one.slug}:SM000001",
+        f"sms:{two.slug}:SM000001",
+    ]
+    assert events[0].interaction.customer != events[1].interaction.customer
+    assert Interaction.objects.count() == 2
 
 
 # Outbound ------------------------------------------------------------------------------------
@@ -190,7 +211,7 @@ def provider():
 def test_send_posts_to_the_provider_api(provider):
     source = sms_source(settings={"api_url": provider.url + "/", "from_number": "+447700900999"})
     message_id = adapter_for(source).send(to="+447700900123", subject="ignored", body="On its way")
-    assert message_id == "out-1"
+    assert message_id == f"sms:{source.slug}:out-1"  # as the customer's answer names it
     assert provider.received == [
         {
             "path": "/v1/messages",

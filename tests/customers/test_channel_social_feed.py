@@ -11,9 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from customers.channels import adapter_for
+from customers.channels.file_drop import _open_regular
 from customers.models import Channel, ContactPoint, InboundEvent, Interaction
+from customers.selectors import channel_health_list
 from customers.services import channel_sync, inbound_event_process
-from tests.customers.channel_support import ChannelSourceFactory
+from tests.customers.channel_support import ChannelSourceFactory, readable_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -183,11 +185,33 @@ def test_a_missing_folder_is_recorded_as_the_channel_error(tmp_path):
 # --- HTTP endpoint: a real local server ---------------------------------------------------
 
 
+def test_a_drop_folder_does_not_follow_symlinks_out_of_it(tmp_path):
+    secret = tmp_path / "outside" / "secret.jsonl"
+    secret.parent.mkdir()
+    secret.write_text('{"id": 1, "author": "amy", "text": "DB_PASSWORD=hunter2"}\n')
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "a.jsonl").symlink_to(secret)
+    (drop / "b.jsonl").symlink_to(tmp_path / "outside")  # a directory, too
+    (drop / "c.jsonl").write_text('{"id": 2, "author": "amy", "text": "real", "created_at": 1}\n')
+    source = feed_source(path=str(drop), settle_seconds=0)
+
+    assert sync_and_process(source) == "synced"
+    assert list(InboundEvent.objects.values_list("provider_event_id", flat=True)) == ["twitter:2"]
+    assert not any("hunter2" in json.dumps(p) for p in InboundEvent.objects.values("payload"))
+
+    # A file swapped for a symlink after the folder was listed is not followed either.
+    with pytest.raises(OSError):
+        _open_regular(drop / "a.jsonl", follow=False)
+
+
 class Feed:
     """A small social listening API: ``GET /posts?since=<id>&limit=<n>`` → JSON lines."""
 
     def __init__(self, posts: list[dict]) -> None:
         self.posts, self.requests, self.fail_next = posts, [], 0
+        self.raw: bytes | None = None  # served as is instead of the posts
+        self.redirect_to: str | None = None
 
     def handler(self):
         feed = self
@@ -200,10 +224,18 @@ class Feed:
                     feed.fail_next -= 1
                     self.send_error(503)
                     return
+                if feed.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", feed.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 since = int(query.get("since", ["0"])[0])
                 limit = int(query["limit"][0])
                 page = [p for p in feed.posts if int(p["id"]) > since][:limit]
                 body = "".join(json.dumps(p) + "\n" for p in page).encode()
+                if feed.raw is not None:
+                    body = feed.raw
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Content-Length", str(len(body)))
@@ -279,6 +311,45 @@ def test_http_feed_that_is_down_records_the_error_and_keeps_the_cursor(feed_serv
     assert source.last_success_at > source.last_error_at
 
 
+def test_a_full_page_the_feed_cannot_move_past_fails_the_channel_instead_of_looping(
+    feed_server, tmp_path
+):
+    feed, url = feed_server([])
+    feed.raw = b"".join(b'{"no_id": %d}\n' % n for n in range(5))  # no id: no cursor to give
+    source = feed_source(url=url)
+    with readable_broker(tmp_path) as queued:
+        assert channel_sync(source_id=source.pk, limit=5) == "failed"
+        assert channel_sync(source_id=source.pk, limit=5) == "failed"  # beat, later
+        assert queued() == []  # not re-enqueued at once: no hot loop
+    source.refresh_from_db()
+    assert source.cursor == {}
+    assert source.last_error == "5 unreadable records at {}; the feed cannot move past them."
+    assert source.last_success_at is None and source.last_error_at is not None
+    [health] = [h for h in channel_health_list() if h.source == source]
+    assert health.failing
+    # The records themselves are kept as failed events with their reason, once.
+    assert InboundEvent.objects.filter(source=source).count() == 5
+
+    feed.raw = None  # the feed moves on: the channel recovers
+    feed.posts = [{"id": 1, "author": "amy", "text": "x", "created_at": 1777000000}]
+    assert channel_sync(source_id=source.pk, limit=5) == "synced"
+    source.refresh_from_db()
+    assert source.cursor == {"since": "1"} and source.last_success_at > source.last_error_at
+
+
+def test_the_feed_token_is_not_sent_on_to_where_the_feed_redirects(feed_server):
+    other, other_url = feed_server([{"id": 1, "author": "amy", "text": "x", "created_at": 1}])
+    feed, url = feed_server([])
+    feed.redirect_to = f"{other_url}?limit=5"
+    source = feed_source(url=url)
+    source.secret = "feed-token"
+    source.save()
+    assert channel_sync(source_id=source.pk) == "synced"
+    assert [auth for _, auth in feed.requests] == ["Bearer feed-token"]
+    assert [auth for _, auth in other.requests] == [None]
+    assert InboundEvent.objects.filter(source=source).count() == 1
+
+
 # --- The demo's live channels, synced by a real worker -------------------------------------
 
 
@@ -327,7 +398,7 @@ def test_a_file_dropped_in_the_demo_folders_reaches_the_timeline_through_a_real_
         ):
             channels_sync_due_task.delay()  # what beat sends every 30 s
             landed = Interaction.objects.filter(
-                external_id__in=["twitter:d1", "twitter:d2", "VISIT-1"]
+                external_id__in=["twitter:d1", "twitter:d2", f"store:{store.slug}:VISIT-1"]
             )
             try:  # the worker needs seconds; more when the machine is busy starting it
                 wait_for(lambda: landed.count() == 3, timeout=120, what="the dropped files")
@@ -343,7 +414,7 @@ def test_a_file_dropped_in_the_demo_folders_reaches_the_timeline_through_a_real_
         ("twitter:d2", "outbound"),
     ]
     assert jane[1].in_reply_to == jane[0]
-    visit = Interaction.objects.get(external_id="VISIT-1")
+    visit = Interaction.objects.get(external_id=f"store:{store.slug}:VISIT-1")
     assert (visit.channel, visit.summary) == ("store", "Returned a kettle")
     social.refresh_from_db()
     assert social.cursor["file"] == "2026-05-01T0930-posts.jsonl"

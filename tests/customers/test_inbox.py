@@ -1,6 +1,7 @@
 """The inbox services: store, process (idempotent, threaded), fail with a reason, sweep, sync,
 and channel health."""
 
+import dataclasses
 import threading
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from customers.services import (
     inbox_sweep,
 )
 from customers.services.core import ContactInput
+from customers.services.inbox_batch import inbound_events_ingest
 from cxportal.models import AuditEvent
 from tests.customers.channel_support import (
     ChannelSourceFactory,
@@ -94,7 +96,7 @@ def test_processing_creates_one_interaction_and_is_idempotent():
     assert event.attempts == 1 and event.processed_at is not None
     interaction = event.interaction
     assert (interaction.channel, interaction.direction) == ("sms", "inbound")
-    assert interaction.external_id == "SM000007"
+    assert interaction.external_id == f"sms:{source.slug}:SM000007"
     assert interaction.summary == "Where is my parcel?"
     assert interaction.recorded_by == f"channel:{source.slug}"
     assert interaction.customer.contact_points.get().normalized == "+447700900007"
@@ -120,11 +122,69 @@ def test_processing_finds_the_known_customer():
     assert Customer.objects.count() == 1
 
 
-def test_same_external_id_from_two_sources_is_one_interaction():
-    one = inbound_event_process(event_id=store(sms_source(), sms_message(5))[0])
-    two = inbound_event_process(event_id=store(sms_source(), sms_message(5))[0])
+@register("test_shared_ids")
+class SharedIds(ChannelAdapter):
+    """SMS payloads with bare provider ids: what a channel whose ids are global (a social
+    network's post ids) looks like when two sources carry the same id."""
+
+    def to_interaction(self, payload):
+        from customers.channels.sms import SmsAdapter
+
+        draft = SmsAdapter(self.source).to_interaction(payload)
+        return dataclasses.replace(draft, external_id=payload["id"])
+
+
+def shared_ids_source() -> ChannelSource:
+    return ChannelSourceFactory(kind="test_shared_ids", channel="sms")
+
+
+def test_same_external_id_and_sender_from_two_sources_is_one_interaction():
+    one = inbound_event_process(event_id=store(shared_ids_source(), sms_message(5))[0])
+    two = inbound_event_process(event_id=store(shared_ids_source(), sms_message(5))[0])
+    assert (one.status, two.status) == ("processed", "processed")
     assert one.interaction_id == two.interaction_id
     assert Interaction.objects.count() == 1
+
+
+def test_same_external_id_from_another_sender_fails_instead_of_linking():
+    one = inbound_event_process(event_id=store(shared_ids_source(), sms_message(5))[0])
+    other = sms_message(5, **{"from": "+447700900222", "text": "not the same message"})
+    two = inbound_event_process(event_id=store(shared_ids_source(), other)[0])
+    assert two.status == "failed" and two.interaction_id is None
+    assert two.error.startswith("The sms message id 'SM000005' is already on another customer")
+    assert f"(interaction {one.interaction_id})" in two.error
+    assert Interaction.objects.count() == 1
+    assert not ContactPoint.objects.filter(normalized="+447700900222").exists()
+
+
+def test_batch_ingest_fails_a_clash_instead_of_linking():
+    first = shared_ids_source()
+    inbound_events_ingest(source=first, events=[RawEvent("SM000005", sms_message(5))])
+    other = sms_message(5, **{"from": "+447700900222"})
+    second = shared_ids_source()
+    counts = inbound_events_ingest(
+        source=second,
+        events=[RawEvent("SM000005", other), RawEvent("SM000006", sms_message(6))],
+    )
+    assert counts == {"new": 2, "processed": 1, "failed": 1}
+    clash = InboundEvent.objects.get(source=second, provider_event_id="SM000005")
+    assert clash.status == "failed" and clash.interaction_id is None
+    assert "is already on another customer's timeline" in clash.error
+    # The same sender through a second source is the same message: linked, not failed.
+    third = inbound_events_ingest(
+        source=shared_ids_source(), events=[RawEvent("5", sms_message(5))]
+    )
+    assert third == {"new": 1, "processed": 1, "failed": 0}
+
+
+def test_batch_ingest_cleans_what_postgresql_cannot_store():
+    source = sms_source()
+    message = sms_message(1, id="SM\x00001", text="nul \x00 here \ud800")
+    counts = inbound_events_ingest(source=source, events=[RawEvent(message["id"], message)])
+    assert counts == {"new": 1, "processed": 1, "failed": 0}
+    event = InboundEvent.objects.get()
+    assert event.provider_event_id == "SM001"
+    assert event.payload["text"] == "nul  here \ufffd"
 
 
 def test_reply_threads_to_what_it_answers_in_either_order():
@@ -134,7 +194,7 @@ def test_reply_threads_to_what_it_answers_in_either_order():
         event_id=store(source, sms_message(2, in_reply_to="SM000001"))[0]
     ).interaction
     assert answer.in_reply_to == question
-    assert answer.in_reply_to_external_id == "SM000001"
+    assert answer.in_reply_to_external_id == f"sms:{source.slug}:SM000001"
 
     # The reply arrives first: linked as soon as what it answers lands.
     early = inbound_event_process(

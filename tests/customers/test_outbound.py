@@ -175,7 +175,8 @@ def test_an_sms_reply_goes_through_the_providers_api_once(provider, staff):
         {"from": "+447700900999", "to": "+447700900001", "text": "New card posted today."}
     ]
     reply.refresh_from_db()
-    assert (reply.delivery_status, reply.external_id) == ("sent", "out-1")
+    # The provider's id, namespaced as the SMS adapter names this source's messages.
+    assert (reply.delivery_status, reply.external_id) == ("sent", f"sms:{source.slug}:out-1")
     # The customer's answer names the provider id: it threads under our reply.
     answer = arrive(source, RawEvent("SM000002", sms_message(2, in_reply_to="out-1")))
     assert answer.in_reply_to == reply

@@ -74,6 +74,20 @@ def test_malformed_json_is_400(client):
     assert not InboundEvent.objects.exists()
 
 
+@pytest.mark.parametrize("source", [sms_source, social_source])
+def test_signed_json_nested_too_deep_is_400_not_500(client, source):
+    from tests.customers.channel_support import hub_headers
+
+    source = source()
+    sign = sms_headers if source.kind == "sms" else hub_headers
+    body = b"[" * 200_000 + b"]" * 200_000  # valid JSON, too deep for the parser
+    client.raise_request_exception = False
+    response = client.post(url(source), body, content_type="application/json", **sign(body))
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert not InboundEvent.objects.exists()
+
+
 def test_csrf_is_not_needed(settings):
     source = sms_source()
     strict = Client(enforce_csrf_checks=True)
