@@ -359,9 +359,8 @@ def test_a_file_dropped_in_the_demo_folders_reaches_the_timeline_through_a_real_
     tmp_path, settings
 ):
     from customers.tasks import channels_sync_due_task
-    from cxportal.celery import app
     from cxportal.demo import demo_channels_seed
-    from tests.support.services import celery_worker, use_broker, wait_for
+    from tests.support.services import filesystem_broker_worker, wait_for
 
     settings.VAR_DIR = tmp_path / "var"
     social, store = demo_channels_seed()
@@ -380,33 +379,16 @@ def test_a_file_dropped_in_the_demo_folders_reaches_the_timeline_through_a_real_
         "VISIT-1,2026-05-01T17:45:00Z,jane@example.com,Returned a kettle\n"
     )
 
-    broker = tmp_path / "broker"
-    for sub in ("queue", "control", "processed"):
-        (broker / sub).mkdir(parents=True)
-    options = {
-        "data_folder_in": str(broker / "queue"),
-        "data_folder_out": str(broker / "queue"),
-        "control_folder": str(broker / "control"),
-    }
-    old = app.conf.broker_url, app.conf.broker_transport_options
-    use_broker(app, "filesystem://", options)
-    try:
-        with celery_worker(
-            broker_url="filesystem://",
-            log_path=tmp_path / "worker.log",
-            extra_env={"CXPORTAL_BROKER_FOLDER": str(broker)},
-        ):
-            channels_sync_due_task.delay()  # what beat sends every 30 s
-            landed = Interaction.objects.filter(
-                external_id__in=["twitter:d1", "twitter:d2", f"store:{store.slug}:VISIT-1"]
-            )
-            try:  # the worker needs seconds; more when the machine is busy starting it
-                wait_for(lambda: landed.count() == 3, timeout=120, what="the dropped files")
-            except AssertionError as exc:
-                log = (tmp_path / "worker.log").read_text()[-3000:]
-                raise AssertionError(f"{exc}\n--- worker log ---\n{log}") from None
-    finally:
-        use_broker(app, *old)
+    with filesystem_broker_worker(tmp_path):
+        channels_sync_due_task.delay()  # what beat sends every 30 s
+        landed = Interaction.objects.filter(
+            external_id__in=["twitter:d1", "twitter:d2", f"store:{store.slug}:VISIT-1"]
+        )
+        try:  # the worker needs seconds; more when the machine is busy starting it
+            wait_for(lambda: landed.count() == 3, timeout=120, what="the dropped files")
+        except AssertionError as exc:
+            log = (tmp_path / "worker.log").read_text()[-3000:]
+            raise AssertionError(f"{exc}\n--- worker log ---\n{log}") from None
 
     jane = timeline_of("jane_doe")
     assert [(i.external_id, i.direction) for i in jane] == [

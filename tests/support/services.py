@@ -148,3 +148,30 @@ def use_broker(app, url: str, transport_options: dict) -> None:
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.broker_url, app.conf.broker_transport_options = url, transport_options
+
+
+@contextlib.contextmanager
+def filesystem_broker_worker(tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """A real worker on a filesystem broker of its own under ``tmp_path`` (log in
+    ``tmp_path/worker.log``), with this process's Celery app sending there until exit."""
+    from cxportal.celery import app
+
+    broker = tmp_path / "broker"
+    for sub in ("queue", "control", "processed"):
+        (broker / sub).mkdir(parents=True)
+    options = {
+        "data_folder_in": str(broker / "queue"),
+        "data_folder_out": str(broker / "queue"),
+        "control_folder": str(broker / "control"),
+    }
+    old = app.conf.broker_url, app.conf.broker_transport_options
+    use_broker(app, "filesystem://", options)
+    try:
+        with celery_worker(
+            broker_url="filesystem://",
+            log_path=tmp_path / "worker.log",
+            extra_env={"CXPORTAL_BROKER_FOLDER": str(broker)},
+        ) as proc:
+            yield proc
+    finally:
+        use_broker(app, *old)
