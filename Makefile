@@ -40,11 +40,13 @@ lint: setup
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## Seed PostgreSQL up to BENCH_CUSTOMERS customers (~10 interactions each) and measure
+## Seed PostgreSQL up to BENCH_CUSTOMERS customers (~10 interactions each) and BENCH_CASES
+## cases, and measure
 BENCH_CUSTOMERS ?= 1000000
+BENCH_CASES ?= 500000
 bench: migrate
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make bench needs DATABASE_URL=postgres://..."; exit 1;; esac
-	$(PY) manage.py benchmark --scale $(BENCH_CUSTOMERS)
+	$(PY) manage.py benchmark --scale $(BENCH_CUSTOMERS) --cases $(BENCH_CASES)
 
 clean:
 	rm -rf $(VENV) var

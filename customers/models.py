@@ -4,6 +4,7 @@ what happened (interactions, one timeline across channels)."""
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from cxportal.querysets import RestrictedQuerySet
 
@@ -166,6 +167,11 @@ class Holding(models.Model):
     warranty_ends_on = models.DateField(null=True, blank=True)
     renews_on = models.DateField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    # The line, service or region the holding is for (a season ticket on a line, a plan in a
+    # region): a disruption there affects the customer.
+    place = models.ForeignKey(
+        "Place", null=True, blank=True, on_delete=models.SET_NULL, related_name="holdings"
+    )
 
     class Meta:
         ordering = ["-started_on", "-id"]
@@ -194,11 +200,14 @@ class Order(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLACED)
     total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # When the row last changed: incremental care scans read what changed since their last run.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["-placed_at", "-id"]
         indexes = [
             models.Index(fields=["customer", "-placed_at"], name="order_customer"),
+            models.Index(fields=["updated_at"], name="order_updated"),
             # The late-order scan: promised, not delivered, not cancelled.
             models.Index(
                 fields=["promised_by"],
@@ -299,6 +308,11 @@ class Interaction(models.Model):
         max_length=10, choices=DeliveryStatus.choices, blank=True, default="", db_default=""
     )
     delivery_error = models.TextField(blank=True, default="", db_default="")
+    # A message we start (not a reply): the channel source that sends it and the address.
+    outbound_source = models.ForeignKey(
+        "ChannelSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outbound_to = models.CharField(max_length=254, blank=True, default="", db_default="")
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -323,6 +337,12 @@ class Interaction(models.Model):
                 fields=["channel", "in_reply_to_external_id"],
                 name="interaction_unlinked_reply",
                 condition=Q(in_reply_to__isnull=True, in_reply_to_external_id__isnull=False),
+            ),
+            # Repeat-contact scans: recent inbound contacts, across customers.
+            models.Index(
+                fields=["occurred_at", "customer"],
+                name="interaction_inbound_recent",
+                condition=Q(direction="inbound"),
             ),
             # The outbound sweeper: replies still waiting to be sent.
             models.Index(

@@ -71,3 +71,60 @@ def customer_panels(request: HttpRequest, customer) -> list[CustomerPanel]:
         html = render_to_string(template, {"customer": customer, **context}, request=request)
         panels.append(CustomerPanel(title=title, html=html))
     return panels
+
+
+# --- Actions on timeline entries -----------------------------------------------------------
+# The same idea for each entry of the timeline: a higher app adds a link ("Open a case")
+# next to every entry. A provider is called once per render of a timeline (never per entry)
+# with the request and the customer, checks the user's permissions itself and returns a
+# ``TimelineAction`` or None. The entry's id is appended to the action's URL as
+# ``interaction=<id>``, so a page of entries costs no extra query::
+#
+#     def open_case_action(request, customer):
+#         if not request.user.has_perm("cases.add_case"):
+#             return None
+#         return TimelineAction("Open a case", f"/cases/new/?customer={customer.pk}")
+#
+#     register_timeline_action(open_case_action)
+
+
+@dataclass(frozen=True)
+class TimelineAction:
+    label: str
+    url: str
+
+    @property
+    def url_prefix(self) -> str:
+        """The URL ready for the entry's id: ``…?customer=7&interaction=``."""
+        return f"{self.url}{'&' if '?' in self.url else '?'}interaction="
+
+
+TimelineActionProvider = Callable[[HttpRequest, Any], TimelineAction | None]
+
+_action_providers: list[tuple[int, int, TimelineActionProvider]] = []
+
+
+def register_timeline_action(
+    provider: TimelineActionProvider, *, order: int = 100
+) -> TimelineActionProvider:
+    """Add an action to every timeline entry; registering the same one twice is a no-op."""
+    if all(fn is not provider for _, _, fn in _action_providers):
+        _action_providers.append((order, len(_action_providers), provider))
+        _action_providers.sort(key=lambda entry: entry[:2])
+    return provider
+
+
+def unregister_timeline_action(provider: TimelineActionProvider) -> None:
+    _action_providers[:] = [entry for entry in _action_providers if entry[2] is not provider]
+
+
+def timeline_actions(request: HttpRequest | None, customer) -> list[TimelineAction]:
+    """The actions offered on each timeline entry of this customer, for this user."""
+    if request is None or customer is None or customer.erased_at or customer.merged_into_id:
+        return []
+    actions = []
+    for _, _, provider in list(_action_providers):
+        action = provider(request, customer)
+        if action is not None:
+            actions.append(action)
+    return actions

@@ -159,6 +159,37 @@ def consent_grid(*, customer: Customer) -> list[tuple[str, str, list[ConsentCell
     ]
 
 
+def contact_consent(*, customer_id: int, channel: str, purpose: str) -> tuple[bool, str]:
+    """May we contact the customer on ``channel`` for ``purpose``, and if not, why.
+
+    Service messages (about their own case, order or journey) need no opt-in but respect an
+    opt-out; marketing and feedback research need the customer's explicit consent."""
+    status = (
+        Consent.objects.filter(customer_id=customer_id, channel=channel, purpose=purpose)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status == Consent.Status.WITHDRAWN:
+        return False, f"the customer withdrew consent to {purpose} messages here."
+    if purpose != Purpose.SERVICE and status != Consent.Status.GRANTED:
+        return False, f"no consent to {purpose} messages here."
+    return True, ""
+
+
+def customer_sendable_addresses(*, customer_id: int) -> dict[str, str]:
+    """The address each sending channel would use: ``{"email": ..., "sms": ...}`` (the
+    primary contact point of the kind, else the newest)."""
+    points = (
+        ContactPoint.objects.filter(customer_id=customer_id, kind__in=["email", "phone"])
+        .order_by("kind", "-is_primary", "-id")
+        .values_list("kind", "normalized")
+    )
+    addresses: dict[str, str] = {}
+    for kind, normalized in points:
+        addresses.setdefault("email" if kind == "email" else "sms", normalized)
+    return addresses
+
+
 def customer_exact_match(*, actor, query: str) -> Customer | None:
     """The one customer an exact identifier names (email, phone, @handle or order number),
     or None when the query is not such an identifier or it names no one or several

@@ -21,7 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from customers.filtersets import CustomerFilterSet
 from customers.forms import InteractionLogForm
 from customers.models import Channel, Customer
-from customers.panels import customer_panels
+from customers.panels import customer_panels, timeline_actions
 from customers.selectors import (
     can_see_restricted,
     consent_grid,
@@ -73,7 +73,9 @@ def _channel_filter(request: HttpRequest) -> str:
     return channel if channel in Channel.values else ""
 
 
-def _timeline_context(customer: Customer, *, channel: str, cursor: str | None) -> dict:
+def _timeline_context(
+    request: HttpRequest, customer: Customer, *, channel: str, cursor: str | None
+) -> dict:
     page = timeline_page(
         customer_timeline(customer=customer, channel=channel or None),
         cursor=cursor,
@@ -96,6 +98,7 @@ def _timeline_context(customer: Customer, *, channel: str, cursor: str | None) -
         "timeline_url": fragment,
         "more_page_url": f"{detail}?{more_query}",
         "more_fragment_url": f"{fragment}?{more_query}",
+        "timeline_actions": timeline_actions(request, customer),
     }
 
 
@@ -122,7 +125,7 @@ def _detail_context(request: HttpRequest, customer: Customer, *, form=None) -> d
         form = InteractionLogForm()
     return {
         **_timeline_context(
-            customer, channel=_channel_filter(request), cursor=request.GET.get("cursor")
+            request, customer, channel=_channel_filter(request), cursor=request.GET.get("cursor")
         ),
         "show_restricted": can_see_restricted(request.user),
         "language_label": _language_label(customer.language),
@@ -165,7 +168,7 @@ def customer_timeline_view(request: HttpRequest, customer_id: int) -> HttpRespon
         return redirect(f"{url}?{query}" if query else url)
     customer = _visible_customer(request, customer_id)
     cursor = request.GET.get("cursor")
-    context = _timeline_context(customer, channel=_channel_filter(request), cursor=cursor)
+    context = _timeline_context(request, customer, channel=_channel_filter(request), cursor=cursor)
     template = "customers/_timeline_entries.html" if cursor else "customers/_timeline.html"
     return render(request, template, context)
 

@@ -21,7 +21,19 @@ class CxportalConfig(AppConfig):
     verbose_name = "CX Portal core"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from cxportal.api import schema  # noqa: F401  registers the API-key security scheme
+        from cxportal.api.authentication import api_client_changed
+        from cxportal.models import APIClient
+
+        # A changed or deleted partner client must not outlive its change in the auth cache.
+        post_save.connect(
+            api_client_changed, sender=APIClient, dispatch_uid="cxportal.client_saved"
+        )
+        post_delete.connect(
+            api_client_changed, sender=APIClient, dispatch_uid="cxportal.client_gone"
+        )
 
         # Sent once per app after migrate; run after the last app so all permissions exist.
         post_migrate.connect(_ensure_teams, dispatch_uid="cxportal.ensure_teams")

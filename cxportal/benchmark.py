@@ -25,6 +25,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from cases.models import ACTIVE_STATUSES, Case
 from customers.channels.base import RawEvent
 from customers.models import ChannelSource, ContactPoint, Customer, InboundEvent, Interaction, Order
 from customers.services import customer_create
@@ -85,6 +86,49 @@ CUSTOMER_360_SQL = [
     "WHERE cp.customer_id = %s LIMIT 25",
     "SELECT * FROM customers_interaction WHERE customer_id = %s "
     "ORDER BY occurred_at DESC, id DESC LIMIT 21",
+]
+
+# What the API's search answers, written by hand: the first page (51 rows, newest first) of
+# live, not erased customers that the email or the order number names exactly.
+SEARCH_BY_EMAIL_SQL = (
+    "SELECT c.* FROM customers_customer c "
+    "JOIN customers_contactpoint p ON p.customer_id = c.id "
+    "WHERE p.kind = 'email' AND p.normalized = %s "
+    "AND c.merged_into_id IS NULL AND c.erased_at IS NULL ORDER BY c.id DESC LIMIT 51"
+)
+SEARCH_BY_ORDER_SQL = (
+    "SELECT c.* FROM customers_customer c JOIN customers_order o ON o.customer_id = c.id "
+    "WHERE o.external_id = %s "
+    "AND c.merged_into_id IS NULL AND c.erased_at IS NULL ORDER BY c.id DESC LIMIT 51"
+)
+
+
+# The case rows' yardsticks: the same data as the API call or page, written by hand.
+_USERS = get_user_model()._meta.db_table
+_CASE_WITH_NAMES = (
+    "SELECT c.*, cu.display_name, t.slug, u.username FROM cases_case c "  # noqa: S608
+    "JOIN customers_customer cu ON cu.id = c.customer_id "
+    f"JOIN {Team._meta.db_table} t ON t.id = c.team_id "
+    f"LEFT JOIN {_USERS} u ON u.id = c.assignee_id "
+)
+# The API lists a team's cases in one status newest first: 51 rows (a page and one more).
+CASE_QUEUE_API_SQL = (
+    f"{_CASE_WITH_NAMES}WHERE c.team_id = %s AND c.status = 'open' ORDER BY c.id DESC LIMIT 51"
+)
+# The queue page: the team's active cases, most urgent clock first (paused ones last).
+_ACTIVE = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+CASE_QUEUE_PAGE_SQL = (
+    f"{_CASE_WITH_NAMES}WHERE c.team_id = %s AND c.status IN ({_ACTIVE}) "
+    "ORDER BY c.next_due_at ASC NULLS LAST, c.id ASC LIMIT 26"
+)
+# The case page: the case with its policy, its history, the customer's latest 15 entries.
+CASE_PAGE_SQL = [
+    f"{_CASE_WITH_NAMES}LEFT JOIN cases_slapolicy p ON p.id = c.sla_policy_id WHERE c.id = %s",
+    "SELECT * FROM cases_caseevent e LEFT JOIN customers_interaction i "
+    "ON i.id = e.interaction_id WHERE e.case_id = %s ORDER BY e.occurred_at, e.id",
+    "SELECT * FROM customers_interaction WHERE customer_id = "
+    "(SELECT customer_id FROM cases_case WHERE id = %s) "
+    "ORDER BY occurred_at DESC, id DESC LIMIT 16",
 ]
 
 
@@ -270,12 +314,7 @@ class Benchmark:
             lambda q: self._ok(partner.get("/api/v1/customers/", {"q": q})),
             emails,
         )
-        self._with_sql(
-            row,
-            "SELECT customer_id FROM customers_contactpoint WHERE kind = 'email' "
-            "AND normalized = %s",
-            [[e.lower()] for e in emails],
-        )
+        self._with_sql(row, SEARCH_BY_EMAIL_SQL, [[e.lower()] for e in emails])
 
         orders = list(
             Order.objects.filter(customer_id__in=sample).values_list("external_id", flat=True)
@@ -285,11 +324,7 @@ class Benchmark:
             lambda q: self._ok(partner.get("/api/v1/customers/", {"q": q})),
             orders,
         )
-        self._with_sql(
-            row,
-            "SELECT customer_id FROM customers_order WHERE external_id = %s",
-            [[o] for o in orders],
-        )
+        self._with_sql(row, SEARCH_BY_ORDER_SQL, [[o] for o in orders])
 
         names = [
             n.split()[-1]
@@ -307,9 +342,60 @@ class Benchmark:
             [[f"%{n}%"] for n in names],
         )
 
+        self._case_rows(staff)
         self._ingest_rows(partner, sample)
         self._channel_rows()
         return self.rows
+
+    def _case_rows(self, staff: Client) -> None:
+        """The team queue through the API and as a page, and a case page; only when there
+        are cases (``manage.py seed_cases --cases N``)."""
+        latest = Case.objects.order_by("-id").values_list("id", flat=True).first()
+        if latest is None:
+            self.progress("no cases: run `manage.py seed_cases --cases N` for the case rows")
+            return
+        _client, key = api_client_create(
+            name=f"bench-cases-{uuid.uuid4().hex[:8]}", scopes=["cases:read"], rate="1000000/min"
+        )
+        partner = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        service = Team.objects.get(slug="service")
+        cases = _table_estimate(Case._meta.db_table)
+        note = f"~{cases:,} cases"
+
+        row = self._measure(
+            "cases queue API (team + status filter)",
+            lambda url: self._ok(partner.get(url)),
+            ["/api/v1/cases/?team=service&status=open"],
+            note=note,
+        )
+        self._with_sql(row, CASE_QUEUE_API_SQL, [[service.pk]])
+
+        row = self._measure(
+            "cases queue page (staff, HTML)",
+            lambda url: self._ok(staff.get(url)),
+            ["/cases/?team=service"],
+            note=note,
+        )
+        self._with_sql(row, CASE_QUEUE_PAGE_SQL, [[service.pk]])
+
+        sample = self._sample_cases(min(self.repeat, 50), latest)
+        row = self._measure(
+            "case page (staff, HTML)",
+            lambda pk: self._ok(staff.get(f"/cases/{pk}/")),
+            sample,
+            note=note,
+        )
+        self._with_sql(row, CASE_PAGE_SQL, [[pk] for pk in sample])
+
+    def _sample_cases(self, n: int, latest: int) -> list[int]:
+        first = Case.objects.order_by("id").values_list("id", flat=True).first()
+        picks: list[int] = []
+        while len(picks) < n:
+            start = self.rng.randint(first, latest)
+            picks.append(
+                Case.objects.filter(id__gte=start).order_by("id").values_list("id", flat=True)[0]
+            )
+        return picks
 
     def _channel_rows(self) -> None:
         """Signed SMS webhooks accepted (stored in the inbox, handed to the broker), then

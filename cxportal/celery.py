@@ -59,6 +59,26 @@ app.conf.update(
         "channels-sync-due": {"task": "scans.channels_sync_due", "schedule": 30.0},
         # Replies: re-send ones still queued after 10 minutes, give up after a day.
         "outbound-sweep": {"task": "scans.outbound_sweep", "schedule": 60.0},
+        # Webhooks to partners: new deliveries the broker never got, and retries now due.
+        "webhooks-due": {"task": "scans.webhooks_due", "schedule": 30.0},
+        # Proactive care: an incremental scan every minute, a full one nightly.
+        "care-scan": {"task": "scans.care_scan", "schedule": 60.0},
+        "care-scan-full": {
+            "task": "scans.care_scan",
+            "schedule": crontab(minute=40, hour=2),
+            "kwargs": {"full": True},
+        },
+        # Disruptions: scheduled ones start; notifying that stopped halfway goes on.
+        "disruptions-activate": {"task": "scans.disruptions_activate_due", "schedule": 60.0},
+        "disruption-notify-sweep": {"task": "scans.disruption_notify_sweep", "schedule": 120.0},
+        # Feedback: invite on deliveries and chosen interactions, send what is due, re-ask
+        # on the fallback channel, close expired links, turn posts and call notes into
+        # mentions.
+        "surveys-triggers": {"task": "scans.surveys_triggers", "schedule": 300.0},
+        "invitations-send": {"task": "outbound.invitations_send_due", "schedule": 60.0},
+        "invitations-fallback": {"task": "outbound.invitations_fallback_due", "schedule": 900.0},
+        "invitations-expire": {"task": "scans.invitations_expire", "schedule": 3600.0},
+        "mentions-scan": {"task": "scans.mentions_scan", "schedule": 60.0},
     },
 )
 app.autodiscover_tasks()

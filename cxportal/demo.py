@@ -3,7 +3,7 @@
 Project wiring (top layer): it may call every app's services. Safe to run again."""
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +12,25 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import Channel, ChannelSource, Customer, CustomerPlace, Holding, Order, Place
+from cases.models import BusinessCalendar, Case, Holiday, RoutingRule, SlaPolicy
+from cases.services import (
+    case_deadline_set,
+    case_note_add,
+    case_open,
+    case_status_change,
+    sla_policy_for,
+)
+from cases.sla import BusinessHours, business_seconds
+from customers.models import (
+    Channel,
+    ChannelSource,
+    Customer,
+    CustomerPlace,
+    Holding,
+    Interaction,
+    Order,
+    Place,
+)
 from customers.services import consent_set, contact_point_add, customer_create, interaction_log
 from cxportal.models import Team
 from cxportal.services import teams_ensure_defaults
@@ -93,7 +111,13 @@ def demo_seed(*, customers: int = 60) -> dict[str, int]:
     _seed_customer_stories()
     demo_channels_seed()
     demo_mailbox_seed()
-    return {"users": len(DEMO_USERS), "new_customers": made, "customers": Customer.objects.count()}
+    cases = demo_cases_seed()
+    return {
+        "users": len(DEMO_USERS),
+        "new_customers": made,
+        "customers": Customer.objects.count(),
+        "new_cases": cases,
+    }
 
 
 DEMO_PLACES = [
@@ -440,3 +464,209 @@ def demo_mailbox_seed() -> ChannelSource:
         source.settings = {**source.settings, "path": str(path)}
         source.save(update_fields=["settings"])
     return source
+
+
+# --- Cases: SLA policies, business hours, routing, and a dozen cases with stories ------------
+
+# team, priority, category, first response, resolution (business minutes)
+DEMO_SLA_POLICIES = [
+    ("service", "urgent", "", 30, 4 * 60),
+    ("service", "high", "", 60, 8 * 60),
+    ("service", "normal", "", 4 * 60, 16 * 60),
+    ("service", "low", "", 8 * 60, 40 * 60),
+    ("service", "", "complaint", 2 * 60, 12 * 60),
+    ("operations", "", "", 2 * 60, 24 * 60),
+    ("sales", "", "", 8 * 60, 5 * 24 * 60),
+]
+DEMO_SERVICE_HOURS = [
+    ["08:00", "20:00"],
+    ["08:00", "20:00"],
+    ["08:00", "20:00"],
+    ["08:00", "20:00"],
+    ["08:00", "20:00"],
+    ["09:00", "17:00"],
+    None,
+]
+# position, category, channel, team
+DEMO_ROUTING_RULES = [
+    (10, "disruption", "", "operations"),
+    (20, "accessibility", "", "service"),
+    (30, "general", "web", "sales"),
+]
+
+
+def _demo_holidays(today) -> list[tuple]:
+    year = today.year if today.month < 12 or today.day < 27 else today.year + 1
+    return [
+        (date(year, 12, 25), "Christmas Day"),
+        (date(year, 12, 26), "Boxing Day"),
+        (date(year + 1, 1, 1), "New Year's Day"),
+    ]
+
+
+def demo_sla_seed() -> None:
+    """SLA policies per team, the service team's opening hours with holidays, and routing
+    rules (disruptions to operations, website sales enquiries to sales). Idempotent."""
+    teams = {team.slug: team for team in Team.objects.all()}
+    for slug, priority, category, first, resolution in DEMO_SLA_POLICIES:
+        what = " ".join(filter(None, [priority, category])) or "any case"
+        SlaPolicy.objects.get_or_create(
+            team=teams[slug],
+            priority=priority,
+            category=category,
+            is_active=True,
+            defaults={
+                "name": f"{teams[slug].name}: {what}",
+                "first_response_minutes": first,
+                "resolution_minutes": resolution,
+                "pause_statuses": ["waiting", "on_hold"],
+            },
+        )
+    calendar, _ = BusinessCalendar.objects.get_or_create(
+        team=teams["service"],
+        defaults={"time_zone": "Europe/London", "hours": DEMO_SERVICE_HOURS},
+    )
+    for day, name in _demo_holidays(timezone.localdate()):
+        Holiday.objects.get_or_create(calendar=calendar, date=day, defaults={"name": name})
+    for position, category, channel, slug in DEMO_ROUTING_RULES:
+        RoutingRule.objects.get_or_create(
+            category=category,
+            channel=channel,
+            team=teams[slug],
+            defaults={"position": position},
+        )
+
+
+def _business_ago(team: Team, now, seconds: float):
+    """The instant before ``now`` with ``seconds`` of the team's business time since: a case
+    opened then has used that much of its SLA, whatever the hour the demo is seeded."""
+    calendar = BusinessCalendar.objects.filter(team=team).first()
+    hours = None
+    if calendar is not None:
+        hours = BusinessHours.parse(
+            time_zone=calendar.time_zone,
+            hours=calendar.hours,
+            holidays=calendar.holidays.values_list("date", flat=True),
+        )
+    early, late = now - timedelta(days=60), now
+    for _ in range(50):
+        middle = early + (late - early) / 2
+        if business_seconds(hours, middle, now) > seconds:
+            early = middle
+        else:
+            late = middle
+    return late
+
+
+# subject, category, priority, channel, status, story: a few steps the service runs
+DEMO_CASES = [
+    ("Express parcel not arrived", "delivery", "high", "email", "open", ["deadline", "note"]),
+    (
+        "Replacement card needed before travelling",
+        "account",
+        "normal",
+        "phone",
+        "open",
+        ["deadline"],
+    ),
+    ("Charged twice for one order", "billing", "high", "email", "new", ["at_risk"]),
+    (
+        "Lift at King's Cross out of order again",
+        "accessibility",
+        "urgent",
+        "social",
+        "open",
+        ["breached"],
+    ),
+    ("Refund not received", "billing", "normal", "email", "waiting", ["note"]),
+    ("Laptop repair under warranty", "technical", "normal", "store", "on_hold", ["note"]),
+    ("Wrong item delivered", "delivery", "normal", "web", "resolved", ["note"]),
+    ("Question about opening hours", "general", "low", "phone", "closed", []),
+    ("Train cancelled, claim for delay", "disruption", "normal", "app", "new", []),
+    ("Upgrade options for my plan", "general", "low", "web", "new", []),
+    ("App crashes when saving a route", "technical", "normal", "app", "new", ["unassigned"]),
+    ("Third late delivery this month", "complaint", "high", "phone", "open", ["note"]),
+]
+DEMO_NOTES = {
+    "Express parcel not arrived": "Courier has the parcel at the depot; redelivery booked.",
+    "Refund not received": "Asked the customer for the last four digits of the card refunded.",
+    "Laptop repair under warranty": "Sent to the repair centre; they promise an answer in 5 days.",
+    "Wrong item delivered": "Right item sent by express; return label emailed.",
+    "Third late delivery this month": "Offered a voucher; escalated to the courier.",
+}
+# Hours from now the customer needs it by, and why.
+DEMO_DEADLINES = {
+    "Express parcel not arrived": (72, "It is a birthday present; the party is in three days."),
+    "Replacement card needed before travelling": (20, "Flies out tomorrow; needs the card abroad."),
+}
+
+
+def demo_cases_seed() -> int:
+    """A dozen cases across statuses, each made through the case services by the demo
+    service agent: two with a deadline the customer stated, one at risk and one breached (in
+    the service team's business hours, whenever this runs). A case already there (same
+    customer and subject) is left alone. Returns how many were made."""
+    demo_sla_seed()
+    User = get_user_model()
+    agent = User.objects.get(username="service")
+    customers = list(
+        Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True).order_by("id")[
+            : len(DEMO_CASES)
+        ]
+    )
+    now = timezone.now()
+    made = 0
+    for customer, (subject, category, priority, channel, status, story) in zip(
+        customers, DEMO_CASES, strict=False
+    ):
+        if Case.objects.filter(customer=customer, subject=subject).exists():
+            continue
+        opened_at = now - timedelta(minutes=20 * (len(story) + 1))
+        team = None
+        if "at_risk" in story or "breached" in story:
+            team = Team.objects.get(slug="service")
+            policy = sla_policy_for(team_id=team.pk, priority=priority, category=category)
+            share = 0.9 if "at_risk" in story else 3.0
+            opened_at = _business_ago(team, now, policy.first_response_minutes * 60 * share)
+        last_message = (
+            Interaction.objects.filter(customer=customer, direction="inbound")
+            .order_by("-occurred_at", "-id")
+            .first()
+        )
+        case = case_open(
+            actor=agent,
+            customer=customer,
+            subject=subject,
+            description=f"{subject}. Raised by the customer by {channel}.",
+            category=category,
+            priority=priority,
+            origin_channel=channel,
+            team=team,
+            assignee=None if "unassigned" in story or status == "new" else agent,
+            interaction=last_message if last_message and last_message.channel == channel else None,
+            now=opened_at,
+        )
+        if subject in DEMO_DEADLINES:
+            hours, reason = DEMO_DEADLINES[subject]
+            case = case_deadline_set(
+                actor=agent,
+                case=case,
+                version=case.version,
+                deadline=now + timedelta(hours=hours),
+                reason=reason,
+            )
+        if subject in DEMO_NOTES:
+            case_note_add(actor=agent, case=case, body=DEMO_NOTES[subject])
+        path = {
+            "new": [],
+            "open": ["open"],
+            "waiting": ["open", "waiting"],
+            "on_hold": ["open", "on_hold"],
+            "resolved": ["open", "resolved"],
+            "closed": ["open", "resolved", "closed"],
+        }[status]
+        for step in path:
+            case.refresh_from_db()
+            case = case_status_change(actor=agent, case=case, version=case.version, status=step)
+        made += 1
+    return made

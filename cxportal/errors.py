@@ -15,3 +15,14 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseInterfaceError,
     BrokerOperationalError,
 )
+
+
+class StaleVersion(Exception):
+    """A write based on an old version of a record (someone else saved it meanwhile).
+
+    Nothing was written. The API answers 409 with ``code: "conflict"``; staff pages show the
+    message and the current values."""
+
+    def __init__(self, message: str, *, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version

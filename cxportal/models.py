@@ -98,3 +98,74 @@ class APIClient(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class WebhookSubscription(models.Model):
+    """A partner's endpoint for our events (``disruption.published`` ...). Each delivery is
+    signed: ``X-CX-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` with
+    ``secret``; ``X-CX-Event`` and ``X-CX-Delivery`` (an id to dedupe on) name it."""
+
+    EVENTS = ("disruption.published", "disruption.updated", "disruption.resolved")
+
+    name = models.CharField(max_length=100)
+    api_client = models.ForeignKey(
+        APIClient, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100, help_text="Shared HMAC secret")
+    events = models.JSONField(default=list, help_text='e.g. ["disruption.published"]')
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not isinstance(self.events, list) or not self.events:
+            raise ValidationError({"events": f"A list of events from: {', '.join(self.EVENTS)}."})
+        unknown = sorted(set(self.events) - set(self.EVENTS))
+        if unknown:
+            raise ValidationError({"events": f"Unknown event(s): {', '.join(unknown)}."})
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription: tried until the partner answers 2xx, with backoff;
+    the log supervisors read."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Gave up"
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=50)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhookdelivery_due",
+                condition=models.Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.subscription_id} ({self.status})"

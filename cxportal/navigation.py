@@ -17,6 +17,9 @@ class NavItem:
 # (label, url name, permission needed or None, active when path starts with)
 SECTIONS = [
     ("Customers", "customers:list", "customers.view_customer", "/customers/"),
+    ("Cases", "cases:queue", "cases.view_case", "/cases/"),
+    ("Care", "care:queue", "cases.view_careflag", "/care/"),
+    ("Disruptions", "disruptions:list", "cases.view_disruption", "/disruptions/"),
     ("Channels", "channels:health", "customers.view_channelsource", "/channels/"),
 ]
 

@@ -19,6 +19,21 @@ CUSTOMER_DATA = (
 )
 
 
+CASE_CONFIG = (
+    "cases.slapolicy",
+    "cases.routingrule",
+    "cases.businesscalendar",
+    "cases.holiday",
+)
+
+
+DISRUPTION_READ = ("cases.disruption", "cases.disruptionupdate", "cases.disruptioncustomer")
+
+
+FEEDBACK_READ = ("feedback.response", "feedback.mention", "feedback.survey", "feedback.theme")
+IDEAS = {"feedback.idea": ("view", "add")}
+
+
 def _each(models: tuple[str, ...], actions: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return {model: actions for model in models}
 
@@ -29,23 +44,63 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **_each(CUSTOMER_DATA, ("view", "add", "change")),
         "customers.consentevent": READ,
         "customers.place": READ,
+        "cases.case": ("view", "add", "change", "view_internal_note", "reply_case"),
+        "cases.caseevent": ("view", "add"),
+        **_each(CASE_CONFIG, READ),
+        # Care flags: act on them (their own team's queue).
+        "cases.careflag": ("view", "change"),
+        "cases.messagetemplate": READ,
+        **_each(DISRUPTION_READ, READ),
+        # Feedback: read, close the loop (record follow-ups), review mentions.
+        **_each(FEEDBACK_READ, READ),
+        "feedback.response": ("view", "change"),
+        "feedback.mention": ("view", "change"),
+        "feedback.surveyinvitation": READ,
+        **IDEAS,
     },
     "marketing": {
         "customers.customer": READ,
         **_each(CUSTOMER_DATA, READ),
         "customers.consentevent": READ,
         "customers.place": READ,
+        # Cases: status only (no internal notes), so nobody pitches into an open complaint.
+        "cases.case": READ,
+        "cases.disruption": READ,
+        "cases.disruptionupdate": READ,
+        # Feedback: read, and the themes page.
+        **_each(FEEDBACK_READ, READ),
+        **IDEAS,
     },
     "sales": {
         "customers.customer": ("view", "add", "change"),
         **_each(CUSTOMER_DATA, ("view", "add", "change")),
         "customers.consentevent": READ,
         "customers.place": READ,
+        "cases.case": READ,
+        "cases.caseevent": READ,
+        **_each(CASE_CONFIG, READ),
+        "cases.careflag": READ,
+        **_each(DISRUPTION_READ, READ),
+        **_each(FEEDBACK_READ, READ),
+        **IDEAS,
     },
     "operations": {
         "customers.customer": READ,
         **_each(CUSTOMER_DATA, READ),
         "customers.place": ALL,
+        "cases.case": READ,
+        "cases.caseevent": READ,
+        **_each(CASE_CONFIG, READ),
+        # Care flags: act on order and disruption flags (the operations queue).
+        "cases.careflag": ("view", "change"),
+        "cases.messagetemplate": READ,
+        # Disruptions: declare, update, resolve.
+        "cases.disruption": ALL,
+        "cases.disruptionupdate": ("view", "add"),
+        "cases.disruptioncustomer": READ,
+        "cases.disruptionnotice": READ,
+        **_each(FEEDBACK_READ, READ),
+        **IDEAS,
     },
     "supervisor": {
         "customers.customer": (
@@ -62,6 +117,26 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # Channel configuration (holds secrets) and the raw inbox: supervisors only.
         "customers.channelsource": ALL,
         "customers.inboundevent": ALL,
+        "cases.case": (*ALL, "view_internal_note", "reply_case"),
+        "cases.caseevent": ("view", "add"),
+        "cases.caseinteraction": READ,
+        **_each(CASE_CONFIG, ALL),
+        "cases.carerule": ALL,
+        "cases.careflag": ("view", "change"),
+        "cases.carescan": READ,
+        "cases.messagetemplate": ALL,
+        "cases.disruption": ALL,
+        "cases.disruptionupdate": ("view", "add"),
+        "cases.disruptioncustomer": READ,
+        "cases.disruptionnotice": READ,
+        "feedback.survey": ALL,
+        "feedback.surveyinvitation": ("view", "add"),
+        "feedback.response": ("view", "change"),
+        "feedback.mention": ("view", "change"),
+        "feedback.theme": ALL,
+        "feedback.idea": ("view", "add", "change"),
+        "cxportal.webhooksubscription": ALL,
+        "cxportal.webhookdelivery": READ,
         "cxportal.auditevent": READ,
         "cxportal.apiclient": ALL,
         "cxportal.team": ("view", "change"),
@@ -80,4 +155,10 @@ API_SCOPES: dict[str, str] = {
     "customers:erase": "Export and erase a customer's personal data (GDPR)",
     "interactions:write": "Send interactions (bulk) to customers' timelines",
     "orders:write": "Send orders (bulk upsert by external id)",
+    "cases:read": "Read cases, their history (no internal notes) and SLA policies",
+    "cases:write": "Open, update, assign, reply to, resolve and reopen cases",
+    "disruptions:read": "Read scheduled and active disruptions (public facts only)",
+    "feedback:read": "Read surveys, responses, the scorecard, themes and ideas",
+    "feedback:write": "Invite customers to surveys and submit ideas",
+    "webhooks:manage": "Manage the client's own webhook subscriptions and read their deliveries",
 }

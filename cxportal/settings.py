@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cxportal.context_processors.navigation",
+                "cxportal.context_processors.disruptions_banner",
             ],
         },
     },
@@ -220,6 +221,17 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "customers.models.Channel",
         "ContactPointKindEnum": "customers.models.ContactPoint.Kind",
         "ConsentStatusEnum": "customers.models.Consent.Status",
+        "CaseStatusEnum": "cases.models.Status",
+        "CasePriorityEnum": "cases.models.Priority",
+        "CaseCategoryEnum": "cases.models.Category",
+        "CaseEventKindEnum": "cases.models.CaseEvent.Kind",
+        "DisruptionStatusEnum": "cases.models.Disruption.Status",
+        "DisruptionKindEnum": "cases.models.Disruption.Kind",
+        "DisruptionSeverityEnum": "cases.models.Disruption.Severity",
+        "DisruptionUpdateKindEnum": "cases.models.DisruptionUpdate.Kind",
+        "PlaceKindEnum": "customers.models.Place.Kind",
+        "WebhookEventEnum": "cxportal.models.WebhookSubscription.EVENTS",
+        "WebhookDeliveryStatusEnum": "cxportal.models.WebhookDelivery.Status",
     },
 }
 
@@ -251,6 +263,8 @@ CXPORTAL_PAGE_SIZE = 25
 FILTERS_EMPTY_CHOICE_LABEL = "Any"
 CXPORTAL_DEFAULT_PHONE_REGION = os.environ.get("CXPORTAL_DEFAULT_PHONE_REGION", "GB")
 CXPORTAL_WARRANTY_SOON_DAYS = 30
+# Where customers open links we send them (survey pages): the portal's public address.
+CXPORTAL_PUBLIC_URL = os.environ.get("CXPORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 # Body limit of the bulk API endpoints only (their parser reads the body itself): room for
 # 1,000 items with 64 KB bodies. Every other request keeps DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
 CXPORTAL_BULK_MAX_BODY_BYTES = int(os.environ.get("CXPORTAL_BULK_MAX_BODY_BYTES", 96 * 1024 * 1024))

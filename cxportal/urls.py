@@ -10,6 +10,8 @@ from cxportal.api.exceptions import json_not_found
 
 api_v1 = [
     path("", include("customers.api.urls")),
+    path("", include("cases.api.urls")),
+    path("", include("cxportal.api.webhooks")),
 ]
 
 urlpatterns = [
@@ -19,6 +21,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("customers.urls")),
+    path("cases/", include("cases.urls")),
+    path("care/", include("cases.urls_care")),
+    path("disruptions/", include("cases.urls_disruptions")),
     path("channels/", include("customers.urls_channels")),
     # Channel providers push messages here (signed; see customers/webhooks.py).
     path("webhooks/<slug:slug>/", webhook_receive, name="webhook_receive"),

@@ -35,6 +35,7 @@ from customers.channels.base import (
 from customers.models import ChannelSource, ContactPoint, Customer, InboundEvent, Interaction
 from customers.normalize import normalize_contact
 from customers.services.core import customer_resolve
+from cxportal.broker import publish
 from cxportal.errors import TRANSIENT_ERRORS
 from cxportal.services import audit_record
 from cxportal.validation import datetime_problem, json_sanitized
@@ -105,31 +106,12 @@ def inbound_events_store(*, source: ChannelSource, events: Iterable[RawEvent]) -
     return new_ids
 
 
-def _publish(task, ids: Sequence[int]) -> list[int]:
-    """Send ``task(id)`` for each id over one broker connection; the ids sent.
-
-    Fails fast when the broker is away: one connection attempt, no publish retries (Celery's
-    defaults would retry for seconds, and a webhook must answer in well under one)."""
-    sent: list[int] = []
-    try:
-        with task.app.producer_or_acquire() as producer:
-            producer.connection.ensure_connection(max_retries=0)
-            for one_id in ids:
-                task.apply_async((one_id,), producer=producer, retry=False)
-                sent.append(one_id)
-    except Exception:
-        logger.warning("Could not send %s to the broker", task.name, exc_info=True)
-    return sent
-
-
 def inbound_events_enqueue(*, event_ids: Sequence[int]) -> int:
     """Hand events to the broker (one connection for all); returns how many were sent.
 
     Never raises: with the broker away the events stay pending with ``enqueued_at`` NULL and
     the sweeper sends them later. Records ``enqueued_at`` for the ones sent."""
-    from customers.tasks import inbound_event_process_task
-
-    sent = _publish(inbound_event_process_task, event_ids)
+    sent = publish("ingest.inbound_event_process", event_ids)
     if len(sent) < len(event_ids):
         logger.warning(
             "Broker unavailable: %d inbound event(s) left for the inbox sweeper",
@@ -389,9 +371,7 @@ def channel_sync(*, source_id: int, limit: int = SYNC_PAGE) -> str:
 
 
 def _enqueue_sync(source_id: int) -> None:
-    from customers.tasks import channel_sync_task
-
-    if not _publish(channel_sync_task, [source_id]):
+    if not publish("ingest.channel_sync", [source_id]):
         logger.warning("Broker unavailable: channel %s waits for beat", source_id)
 
 

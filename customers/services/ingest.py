@@ -707,7 +707,7 @@ def order_bulk_upsert(*, actor: Any, items: list[dict]) -> list[ItemResult]:
                 [order for _, order in writes],
                 update_conflicts=True,
                 unique_fields=["external_id"],
-                update_fields=[f.removesuffix("_id") for f in ORDER_FIELDS],
+                update_fields=[*(f.removesuffix("_id") for f in ORDER_FIELDS), "updated_at"],
             )
             for index, order in writes:
                 status = UPDATED if order.external_id in stored else CREATED

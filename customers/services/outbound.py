@@ -29,6 +29,7 @@ Adapters with ``threads_replies = True`` (email) choose the message id before se
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -45,8 +46,9 @@ from customers.channels.base import (
     adapter_for,
     summary_of,
 )
-from customers.models import ChannelSource, InboundEvent, Interaction
-from customers.services.inbox import _publish
+from customers.models import Channel, ChannelSource, Customer, InboundEvent, Interaction, Purpose
+from customers.selectors import contact_consent, customer_sendable_addresses
+from cxportal.broker import publish
 from cxportal.errors import TRANSIENT_ERRORS
 from cxportal.services import actor_label, audit_record
 
@@ -168,9 +170,7 @@ def interaction_reply_send(
 
 def interactions_send_enqueue(*, interaction_ids: list[int]) -> int:
     """Hand replies to the broker; never raises (the sweeper retries what was not sent)."""
-    from customers.tasks import interaction_send_task
-
-    return len(_publish(interaction_send_task, interaction_ids))
+    return len(publish("outbound.interaction_send", interaction_ids))
 
 
 def interaction_send(*, interaction_id: int) -> str:
@@ -193,6 +193,8 @@ def _send_locked(interaction_id: int) -> str:
         return "gone"
     if reply.delivery_status != QUEUED:
         return reply.delivery_status or "not_a_reply"
+    if reply.in_reply_to_id is None and reply.outbound_to:
+        return _send_started(reply)
     original = (
         Interaction.objects.filter(pk=reply.in_reply_to_id).first()
         if reply.in_reply_to_id
@@ -219,6 +221,30 @@ def _send_locked(interaction_id: int) -> str:
     except SendFailed as exc:
         return _mark(reply, status=FAILED, error=str(exc))
     return _mark(reply, status=SENT, provider_id=provider_id)
+
+
+def _send_started(message: Interaction) -> str:
+    """Send a message we started (``customer_message_send``) through its recorded source."""
+    source = (
+        ChannelSource.objects.filter(pk=message.outbound_source_id).first()
+        if message.outbound_source_id
+        else None
+    )
+    if source is None:
+        return _mark(message, status=FAILED, error="Its channel no longer exists.")
+    if not source.is_active:
+        return _mark(message, status=FAILED, error=f"Channel {source.name!r} is switched off.")
+    adapter = adapter_for(source)
+    extra: dict[str, Any] = {}
+    if getattr(adapter, "threads_replies", False):
+        extra = {"message_id": message.external_id, "in_reply_to": None, "references": []}
+    try:
+        provider_id = adapter.send(
+            to=message.outbound_to, subject=message.summary, body=message.body, **extra
+        )
+    except SendFailed as exc:
+        return _mark(message, status=FAILED, error=str(exc))
+    return _mark(message, status=SENT, provider_id=provider_id)
 
 
 def _mark(reply: Interaction, *, status: str, error: str = "", provider_id: str = "") -> str:
@@ -259,3 +285,112 @@ def outbound_sweep(*, now=None, limit: int = SWEEP_LIMIT) -> int:
         .values_list("id", flat=True)[:limit]
     )
     return interactions_send_enqueue(interaction_ids=ids) if ids else 0
+
+
+# --- messages we start: proactive care, disruption notices, campaigns ------------------------
+#: Which contact point a channel sends to.
+CHANNEL_CONTACT = {"email": "email", "sms": "phone"}
+
+
+@dataclass(frozen=True)
+class MessageRoute:
+    channel: str
+    source: ChannelSource
+    to: str
+
+
+def customer_message_route(
+    *, customer_id: int, purpose: str, channel: str | None = None
+) -> tuple[MessageRoute | None, list[str]]:
+    """How we may reach the customer for ``purpose``: on ``channel``, or on their preferred
+    channel, then email, then SMS. Returns (route or None, why each channel was passed over).
+
+    A channel needs the customer's address for it, an active channel source that sends, and
+    consent: service messages unless the customer withdrew it for that channel; marketing
+    and feedback only where they granted it (``contact_consent``)."""
+    customer = Customer.objects.only("preferred_channel").get(pk=customer_id)
+    wanted = [channel] if channel else [customer.preferred_channel, "email", "sms"]
+    candidates = [c for c in dict.fromkeys(wanted) if c]
+    addresses = customer_sendable_addresses(customer_id=customer_id)
+    sources: dict[str, ChannelSource] = {}
+    for source in ChannelSource.objects.filter(is_active=True).order_by("id"):
+        if source.channel not in sources and adapter_for(source).sends:
+            sources[source.channel] = source
+    reasons = []
+    for name in candidates:
+        label = Channel(name).label if name in Channel.values else name
+        problem = None
+        if name not in CHANNEL_CONTACT:
+            problem = "we cannot start a message on this channel."
+        elif not addresses.get(name):
+            problem = "no address on file."
+        elif name not in sources:
+            problem = "no channel is set up to send."
+        else:
+            allowed, why = contact_consent(customer_id=customer_id, channel=name, purpose=purpose)
+            if not allowed:
+                problem = why
+        if problem is None:
+            return MessageRoute(channel=name, source=sources[name], to=addresses[name]), reasons
+        reasons.append(f"{label}: {problem}")
+    return None, reasons
+
+
+@transaction.atomic
+def customer_message_send(
+    *,
+    actor: Any,
+    customer: Customer,
+    purpose: str,
+    body: str,
+    subject: str = "",
+    channel: str | None = None,
+) -> Interaction:
+    """Start a message to the customer (not a reply): on the route ``customer_message_route``
+    finds, written on the timeline as queued and sent after the commit, like a reply.
+    ValidationError (code ``no_route``) naming why no channel was possible."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(body, str) or not body.strip():
+        errors["body"] = ["A message needs some text."]
+    elif len(body) > Interaction.BODY_MAX:
+        errors["body"] = [f"At most {Interaction.BODY_MAX} characters."]
+    subject = " ".join(str(subject or "").split())
+    if len(subject) > SUBJECT_MAX:
+        errors["subject"] = [f"At most {SUBJECT_MAX} characters."]
+    if purpose not in Purpose.values:
+        errors["purpose"] = [f"{purpose!r} is not a purpose."]
+    if customer.erased_at is not None or customer.merged_into_id:
+        errors["customer"] = ["This customer was erased or merged: nothing can be sent."]
+    if errors:
+        raise ValidationError(errors)
+    route, reasons = customer_message_route(
+        customer_id=customer.pk, purpose=purpose, channel=channel
+    )
+    if route is None:
+        raise ValidationError(
+            {"channel": [" ".join(reasons) or "No channel to reach this customer on."]},
+            code="no_route",
+        )
+    adapter = adapter_for(route.source)
+    threads = getattr(adapter, "threads_replies", False)
+    message = Interaction.objects.create(
+        customer=customer,
+        channel=route.channel,
+        direction=Interaction.Direction.OUTBOUND,
+        occurred_at=timezone.now(),
+        summary=(subject or summary_of(body) or "Message")[:SUBJECT_MAX],
+        body=body,
+        external_id=adapter.new_message_id() if threads else None,
+        recorded_by=actor_label(actor),
+        delivery_status=QUEUED,
+        outbound_source=route.source,
+        outbound_to=route.to,
+    )
+    audit_record(
+        actor=actor,
+        action="interaction.send",
+        target=customer,
+        after={"interaction": message.pk, "channel": route.channel, "purpose": purpose},
+    )
+    transaction.on_commit(lambda: interactions_send_enqueue(interaction_ids=[message.pk]))
+    return message

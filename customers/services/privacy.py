@@ -66,7 +66,7 @@ PERSONAL_FIELDS = {
     "customers.consent": ("source",),
     "customers.consentevent": ("source",),
     "customers.holding": ("reference",),
-    "customers.interaction": ("summary", "body"),
+    "customers.interaction": ("summary", "body", "outbound_to"),
     "customers.order": (),
     "customers.customerplace": (),
     # The raw message an interaction came in as.
@@ -102,6 +102,25 @@ def interaction_relations() -> list[CustomerRelation]:
             continue  # replies: interactions themselves
         relations.append(CustomerRelation(model=rel.related_model, field=rel.field))
     return sorted(relations, key=lambda r: r.key)
+
+
+def dependent_relations() -> list[tuple[CustomerRelation, str]]:
+    """Later apps' rows one hop behind a row of theirs that belongs to the customer (a
+    case's history behind the case): ``(relation, lookup)`` where ``lookup`` finds them by
+    customer id (``case__customer__in``). The customers app's own models are handled by
+    name; this is what keeps erasure complete without importing the apps above."""
+    found = []
+    for owner in customer_relations():
+        if owner.model._meta.app_label == "customers":
+            continue
+        for rel in owner.model._meta.get_fields(include_hidden=True):
+            if not (rel.auto_created and not rel.concrete) or rel.many_to_many:
+                continue
+            if rel.related_model in (Customer, owner.model):
+                continue
+            relation = CustomerRelation(model=rel.related_model, field=rel.field)
+            found.append((relation, f"{rel.field.name}__{owner.field.name}__in"))
+    return sorted(found, key=lambda pair: pair[0].key)
 
 
 def _contact_needles(points: list[tuple[str, str, str]]) -> list[str]:
@@ -197,6 +216,10 @@ def customer_export(*, actor: Any, customer: Customer) -> dict[str, Any]:
         if section is not None:
             export[section] = rows
         elif rows:
+            export["other"][".".join(relation.key)] = rows
+    for relation, lookup in dependent_relations():
+        rows = list(_rows(relation.model._base_manager.filter(**{lookup: [customer.pk]})))
+        if rows:
             export["other"][".".join(relation.key)] = rows
     needles = _contact_needles(_contact_points_of(_customer_and_merged_ids(customer)))
     export["inbound_events"] += _rows(_unlinked_events(needles))
@@ -305,16 +328,23 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
     blanked["customers.inboundevent.unlinked"] = unlinked.update(payload={}, error="")
     # One hop further first: those rows are found through the interactions' customer.
     for relation, lookup in [
+        *dependent_relations(),
         *((r, f"{r.field.name}__customer__in") for r in interaction_relations()),
         *((r, f"{r.field.name}__in") for r in customer_relations()),
     ]:
         if relation.model in (Customer, ContactPoint):
             continue
+        rows = relation.model._base_manager.filter(**{lookup: ids})
+        if relation.model._meta.app_label != "customers":
+            # Later apps' audit events name their rows ("#12 Refund for Jane"): redacted.
+            audit_redact(
+                target_type=relation.model._meta.label_lower,
+                target_ids=[str(pk) for pk in rows.values_list("pk", flat=True)],
+                reason="personal data erased",
+            )
         fields = _personal_fields(relation)
         if fields:
-            blanked[".".join(relation.key)] = relation.model._base_manager.filter(
-                **{lookup: ids}
-            ).update(**{f.name: _blank(f) for f in fields})
+            blanked[".".join(relation.key)] = rows.update(**{f.name: _blank(f) for f in fields})
 
     Customer.objects.filter(pk__in=ids).update(
         display_name=Concat(Value(ERASED_NAME), Cast("id", CharField())),

@@ -11,6 +11,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from cxportal.errors import StaleVersion
+
 
 def error_body(message: str, code: str, errors: dict | None = None) -> dict:
     return {"message": message, "code": code, "errors": errors or {}}
@@ -22,6 +24,11 @@ def api_exception_handler(exc, context):
             error_body("The request body is too large.", "too_large"),
             status=status.HTTP_400_BAD_REQUEST,
         )
+    if isinstance(exc, StaleVersion):
+        body = error_body(
+            str(exc), "conflict", {"version": [f"The current version is {exc.current_version}."]}
+        )
+        return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -15,7 +15,7 @@ from customers.channels.email_imap import read_message
 from customers.models import Channel, ChannelSource, Customer, InboundEvent, Interaction
 from customers.services import channel_sync, inbound_event_process
 from customers.services.inbox import FAILED, SYNCED
-from tests.customers.channel_support import ChannelSourceFactory, readable_broker
+from tests.customers.channel_support import ChannelSourceFactory
 from tests.support.mail_servers import DOVECOT_PASSWORD, dovecot_server, imap_append, make_mail
 
 pytestmark = pytest.mark.django_db
@@ -28,9 +28,8 @@ def dovecot():
 
 
 @pytest.fixture(autouse=True)
-def broker(tmp_path):
-    with readable_broker(tmp_path) as queued:
-        yield queued
+def _every_test_reads_its_broker(broker):
+    return broker
 
 
 @pytest.fixture

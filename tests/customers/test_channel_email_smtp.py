@@ -12,12 +12,6 @@ from tests.support.services import free_port
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def smtp():
-    with smtp_server() as server:
-        yield server
-
-
 def mail_adapter(settings: dict, secret: str = ""):
     source = ChannelSourceFactory(
         kind="email_imap", channel=Channel.EMAIL, secret=secret, settings=settings

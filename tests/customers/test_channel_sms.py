@@ -3,7 +3,6 @@ API (a real local HTTP server that speaks it, not a mock)."""
 
 import contextlib
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -196,16 +195,6 @@ class _ProviderHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-@pytest.fixture
-def provider():
-    server = FakeProvider()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def test_send_posts_to_the_provider_api(provider):

@@ -1,6 +1,7 @@
 """Replies go out through the channel the customer wrote on: email through a real SMTP server
 (aiosmtpd), SMS through the provider's HTTP API (a real local server). Queued on the
-timeline, sent after the commit, never twice."""
+timeline, sent after the commit, never twice. The ``smtp`` and ``provider``
+fixtures are in tests/conftest.py."""
 
 import threading
 from datetime import timedelta
@@ -20,38 +21,14 @@ from customers.tasks import interaction_send_task
 from cxportal.models import AuditEvent
 from tests.customers.channel_support import (
     ChannelSourceFactory,
-    readable_broker,
     sms_message,
     sms_source,
     social_source,
 )
-from tests.customers.test_channel_sms import FakeProvider
-from tests.support.mail_servers import make_mail, smtp_server
+from tests.support.mail_servers import make_mail
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def smtp():
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def provider():
-    server = FakeProvider()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def broker(tmp_path):
-    with readable_broker(tmp_path) as queued:
-        yield queued
 
 
 def arrive(source, event: RawEvent) -> Interaction:

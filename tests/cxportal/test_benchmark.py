@@ -5,10 +5,16 @@ import json
 import pytest
 from django.core.management import call_command
 
+from cases.models import Case
 from customers.models import Interaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+CASE_ROWS = [
+    "cases queue API (team + status filter)",
+    "cases queue page (staff, HTML)",
+    "case page (staff, HTML)",
+]
 ROWS = [
     "360 page (staff, HTML)",
     "timeline API, page 1",
@@ -28,9 +34,11 @@ def test_benchmark_seeds_measures_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     call_command("benchmark", scale=20, repeat=3, batches=1, json=str(out))
 
-    table = capsys.readouterr().out
+    captured = capsys.readouterr()
+    table = captured.out
     rows = {row["name"]: row for row in json.loads(out.read_text())}
     assert list(rows) == ROWS
+    assert "run `manage.py seed_cases --cases N` for the case rows" in captured.err
     for name in ROWS:
         assert name in table
     # Pages and API calls: timed, with their query counts and the bare SQL beside them.
@@ -46,3 +54,18 @@ def test_benchmark_seeds_measures_and_writes_json(tmp_path, capsys):
     for name in ROWS[6:]:
         assert rows[name]["rate"] > 0, name
     assert Interaction.objects.filter(external_id__startswith="bench-").count() >= 1000
+
+
+def test_benchmark_seeds_cases_and_measures_the_case_rows(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    call_command("benchmark", scale=20, cases=60, repeat=3, batches=1, json=str(out))
+
+    assert Case.objects.count() == 60
+    names = [row["name"] for row in json.loads(out.read_text())]
+    assert names == ROWS[:6] + CASE_ROWS + ROWS[6:]
+    rows = {row["name"]: row for row in json.loads(out.read_text())}
+    for name in CASE_ROWS:
+        assert rows[name]["p50_ms"] > 0 and rows[name]["queries"] >= 1, name
+        assert rows[name]["sql_p50_ms"] is not None and rows[name]["ratio"] is not None, name
+        assert "60 cases" in rows[name]["note"], name
+    assert "case page" in capsys.readouterr().out

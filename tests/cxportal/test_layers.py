@@ -17,6 +17,8 @@ CORE = {
     "validation.py",
     "health.py",
     "pagination.py",
+    "broker.py",
+    "outbound_webhooks.py",
     "api",
 }
 

@@ -12,9 +12,10 @@ from cxportal.benchmark import Benchmark, format_table
 
 class Command(BaseCommand):
     help = (
-        "Measure the 360 page, the timeline API (page 1 and 100), search and bulk ingest on "
-        "the current database (fill it first with `manage.py seed --customers N`). Prints a "
-        "table and writes JSON."
+        "Measure the 360 page, the timeline API (page 1 and 100), search, bulk ingest and the "
+        "case queues and page on the current database (fill it first with `manage.py seed "
+        "--customers N` and `manage.py seed_cases --cases N`, or pass --scale and --cases). "
+        "Prints a table and writes JSON."
     )
 
     def add_arguments(self, parser):
@@ -24,16 +25,26 @@ class Command(BaseCommand):
             default=0,
             help="first seed up to this many customers (nothing is added when there are enough)",
         )
+        parser.add_argument(
+            "--cases",
+            type=int,
+            default=0,
+            help="then seed up to this many cases (nothing is added when there are enough)",
+        )
         parser.add_argument("--repeat", type=int, default=50, help="samples per measure")
         parser.add_argument("--batches", type=int, default=5, help="bulk-ingest batches")
         parser.add_argument("--json", default="var/benchmark.json", help="where to write JSON")
 
-    def handle(self, *args, scale: int, repeat: int, batches: int, json: str, **options):
+    def handle(
+        self, *args, scale: int, cases: int, repeat: int, batches: int, json: str, **options
+    ):
         if connection.vendor != "postgresql":
             self.stderr.write("Note: not PostgreSQL; the figures in the README are PostgreSQL's.")
         missing = scale - Customer.objects.count()
         if missing > 0:
             call_command("seed", customers=missing, stdout=self.stdout, stderr=self.stderr)
+        if cases > 0:
+            call_command("seed_cases", cases=cases, stdout=self.stdout, stderr=self.stderr)
 
         def progress(message: str) -> None:
             print(f"  … {message}", file=sys.stderr, flush=True)
