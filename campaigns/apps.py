@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
+
+    def ready(self) -> None:
+        from cases.signals import case_resolved
+
+        case_resolved.connect(_on_case_resolved, dispatch_uid="campaigns.case_resolved")
+
+
+def _on_case_resolved(sender, case_id: int, **kwargs) -> None:
+    """A resolved case's follow-up may carry eligible campaign content: enqueue only."""
+    from cxportal.broker import publish
+
+    publish("outbound.case_follow_up", [case_id])

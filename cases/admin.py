@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
-from django.template.defaultfilters import linebreaks
+from django.template.defaultfilters import linebreaks_filter
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -905,7 +905,7 @@ class MessageTemplateAdmin(AuditedConfigAdmin):
         return format_html(
             "<strong>{}</strong><br>{}<p class='help'>Made-up facts: {}</p>",
             message_fill(obj.subject, flag),
-            linebreaks(message_fill(obj.body, flag)),
+            linebreaks_filter(message_fill(obj.body, flag)),
             "Ada Lovelace, order ORD-10428, case #1234, the disruption "
             '"Victoria: lift out of service".',
         )

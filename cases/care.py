@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import (
     CharField,
     Count,
@@ -51,6 +51,7 @@ from customers.services.core import interaction_log
 from customers.services.outbound import customer_message_send
 from cxportal.models import Team
 from cxportal.services import actor_label, audit_record
+from cxportal.sql import insert_select
 
 Kind = CareRule.Kind
 
@@ -89,25 +90,6 @@ def care_rules_ensure() -> dict[str, CareRule]:
 
 
 # --- raising: INSERT … SELECT ----------------------------------------------------------------
-FLAG_COLUMNS = (
-    "kind",
-    "customer_id",
-    "team_id",
-    "severity",
-    "status",
-    "dedupe_key",
-    "case_id",
-    "order_id",
-    "disruption_id",
-    "summary",
-    "raised_at",
-    "acknowledged_by",
-    "action",
-    "dismissed_reason",
-    "handled_by",
-)
-
-
 def _text(value: str) -> Value:
     return Value(value, output_field=CharField())
 
@@ -137,14 +119,14 @@ def _insert_flags(
     current already are skipped by the database. Returns how many were raised."""
     columns = {
         "kind": _text(rule.kind),
-        "customer_id": customer,
-        "team_id": team,
+        "customer": customer,
+        "team": team,
         "severity": _text(rule.severity),
         "status": _text(CareFlag.Status.OPEN),
         "dedupe_key": dedupe_key,
-        "case_id": case if case is not None else _null_id(),
-        "order_id": order if order is not None else _null_id(),
-        "disruption_id": disruption if disruption is not None else _null_id(),
+        "case": case if case is not None else _null_id(),
+        "order": order if order is not None else _null_id(),
+        "disruption": disruption if disruption is not None else _null_id(),
         "summary": summary,
         "raised_at": Value(now, output_field=DateTimeField()),
         "acknowledged_by": _text(""),
@@ -152,20 +134,7 @@ def _insert_flags(
         "dismissed_reason": _text(""),
         "handled_by": _text(""),
     }
-    # Annotations only (no plain fields), added and selected in FLAG_COLUMNS order.
-    select = qs.order_by().annotate(**{f"flag_{name}": columns[name] for name in FLAG_COLUMNS})
-    select = select.values_list(*(f"flag_{name}" for name in FLAG_COLUMNS))
-    sql, params = select.query.sql_with_params()
-    quote = connection.ops.quote_name
-    table = quote(CareFlag._meta.db_table)
-    names = ", ".join(quote(name) for name in FLAG_COLUMNS)
-    if connection.vendor == "sqlite":
-        statement = f"INSERT OR IGNORE INTO {table} ({names}) {sql}"
-    else:
-        statement = f"INSERT INTO {table} ({names}) {sql} ON CONFLICT DO NOTHING"
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return max(cursor.rowcount, 0)
+    return insert_select(CareFlag, columns, qs, skip_conflicts=True)
 
 
 def _clear(qs: QuerySet, now: datetime) -> int:

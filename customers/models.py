@@ -313,6 +313,8 @@ class Interaction(models.Model):
         "ChannelSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     outbound_to = models.CharField(max_length=254, blank=True, default="", db_default="")
+    # An HTML version of a message we start by email (a campaign's, with its open pixel).
+    body_html = models.TextField(blank=True, default="", db_default="")
 
     objects = RestrictedQuerySet.as_manager()
 

@@ -241,7 +241,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now", permissions=["retry"])
     def retry_now(self, request, queryset):
-        selected = list(queryset.only("id", "status").order_by("id")[: RETRY_MAX + 1])
+        selected = list(
+            queryset.select_related(None).only("id", "status").order_by("id")[: RETRY_MAX + 1]
+        )
         if len(selected) > RETRY_MAX:
             self.message_user(
                 request, f"Select at most {RETRY_MAX} deliveries at a time.", messages.ERROR

@@ -21,13 +21,25 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cases.models import ACTIVE_STATUSES, Case
+from cases.care import care_scan
+from cases.disruptions import disruption_affected_compute, disruption_declare
+from cases.models import ACTIVE_STATUSES, CareFlag, Case, DisruptionCustomer
 from customers.channels.base import RawEvent
-from customers.models import ChannelSource, ContactPoint, Customer, InboundEvent, Interaction, Order
+from customers.models import (
+    ChannelSource,
+    ContactPoint,
+    Customer,
+    CustomerPlace,
+    InboundEvent,
+    Interaction,
+    Order,
+    Place,
+)
 from customers.services import customer_create
 from customers.services.inbox import inbound_event_process
 from customers.services.inbox_batch import inbound_events_ingest
@@ -36,6 +48,12 @@ from cxportal.services import api_client_create, teams_ensure_defaults
 
 HEAVY_NAME = "Benchmark heavy timeline"
 HEAVY_INTERACTIONS = 5_000  # 100 API pages of 50
+CARE_SCAN_RUNS = 3  # timed runs of each care row (a full scan is seconds at 1M customers)
+CARE_CHANGES = 1_000  # rows changed before each timed incremental scan: half orders, half cases
+AFFECTED_SHARE = 0.05  # the benchmark disruption touches places ~5% of customers use
+DELETE_BATCH = 10_000
+#: Row groups ``run(only=...)`` can measure alone.
+ONLY = ("care",)
 
 
 @dataclass
@@ -255,7 +273,10 @@ class Benchmark:
             )
         return response
 
-    def run(self) -> list[Row]:
+    def run(self, only: str | None = None) -> list[Row]:
+        if only == "care":
+            self._care_rows()
+            return self.rows
         customers = Customer.objects.count()
         interactions_estimate = _table_estimate(Interaction._meta.db_table)
         self.progress(f"database: {customers} customers, ~{interactions_estimate} interactions")
@@ -345,6 +366,7 @@ class Benchmark:
         self._case_rows(staff)
         self._ingest_rows(partner, sample)
         self._channel_rows()
+        self._care_rows()
         return self.rows
 
     def _case_rows(self, staff: Client) -> None:
@@ -386,6 +408,178 @@ class Benchmark:
             note=note,
         )
         self._with_sql(row, CASE_PAGE_SQL, [[pk] for pk in sample])
+
+    # --- proactive care ----------------------------------------------------------------
+    def _care_rows(self) -> None:
+        """The care scans, full and incremental after 1,000 changes, and who a disruption
+        touching ~5% of customers affects. Flags raised here stay (the next scan clears
+        what is gone); the rows touched are put back, the disruption and its links deleted."""
+        customers = _table_estimate(Customer._meta.db_table)
+        scale = (
+            f"~{customers:,} customers, ~{_table_estimate(Order._meta.db_table):,} orders, "
+            f"~{_table_estimate(Case._meta.db_table):,} cases"
+        )
+        self._care_scan_full(scale)
+        self._care_scan_incremental(scale)
+        self._disruption_affected(customers)
+
+    def _scan_row(self, name: str, samples: list[float], queries: int, note: str) -> None:
+        row = Row(
+            name=name,
+            p50_ms=_ms(statistics.median(samples)),
+            p95_ms=_ms(max(samples)),
+            queries=queries,
+            note=note,
+            samples=samples,
+        )
+        self.rows.append(row)
+        self.progress(
+            f"{name}: {row.p50_ms / 1000:.2f} s p50, {row.p95_ms / 1000:.2f} s max; {note}"
+        )
+
+    def _care_scan_full(self, scale: str) -> None:
+        samples, results, queries = [], [], 0
+        for _ in range(CARE_SCAN_RUNS):
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                results.append(care_scan(full=True))
+                samples.append(time.perf_counter() - start)
+            queries = max(queries, len(ctx.captured_queries))
+        first, last = results[0], results[-1]
+        current = CareFlag.objects.current().count()
+        self._scan_row(
+            "care scan, full",
+            samples,
+            queries,
+            f"{CARE_SCAN_RUNS} runs: the first raised {sum(first.raised.values()):,} and "
+            f"cleared {sum(first.cleared.values()):,} flags in {samples[0]:.2f} s, the last "
+            f"raised {sum(last.raised.values()):,}; {current:,} flags current; {scale}; "
+            "target < 10 s",
+        )
+
+    def _care_changes(self, orders: int, cases: int) -> tuple[list[Order], list[Case]]:
+        """Touch ``orders`` open express orders (their promised time moved to a minute ago,
+        so they are late now) and ``cases`` active cases, as a busy minute would; returns
+        their rows as they were, to put back."""
+        now = timezone.now()
+        top = Order.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        open_express = Order.objects.filter(
+            shipping_method=Order.Shipping.EXPRESS, delivered_at__isnull=True
+        ).exclude(status=Order.Status.CANCELLED)
+        start = self.rng.randint(0, top)
+        picked = list(
+            open_express.filter(id__gte=start)
+            .order_by("id")
+            .only("id", "promised_by", "updated_at")[:orders]
+        )
+        if len(picked) < orders:
+            picked += list(
+                open_express.filter(id__lt=start)
+                .order_by("id")
+                .only("id", "promised_by", "updated_at")[: orders - len(picked)]
+            )
+        Order.objects.filter(pk__in=[o.pk for o in picked]).update(
+            promised_by=now - timedelta(minutes=1), updated_at=now
+        )
+        latest = Case.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        active = Case.objects.filter(status__in=ACTIVE_STATUSES)
+        start = self.rng.randint(0, latest)
+        touched = list(active.filter(id__gte=start).order_by("id").only("id", "updated_at")[:cases])
+        if len(touched) < cases:
+            touched += list(
+                active.filter(id__lt=start)
+                .order_by("id")
+                .only("id", "updated_at")[: cases - len(touched)]
+            )
+        Case.objects.filter(pk__in=[c.pk for c in touched]).update(updated_at=now)
+        return picked, touched
+
+    def _care_scan_incremental(self, scale: str) -> None:
+        samples, raised, changed, queries = [], 0, 0, 0
+        touched_orders: dict[int, Order] = {}
+        touched_cases: dict[int, Case] = {}
+        care_scan()  # the scan before: the timed ones read only what changed since
+        for _ in range(CARE_SCAN_RUNS):
+            orders, cases = self._care_changes(CARE_CHANGES // 2, CARE_CHANGES // 2)
+            changed = len(orders) + len(cases)
+            for order in orders:
+                touched_orders.setdefault(order.pk, order)
+            for case in cases:
+                touched_cases.setdefault(case.pk, case)
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                result = care_scan()
+                samples.append(time.perf_counter() - start)
+            queries = max(queries, len(ctx.captured_queries))
+            raised += sum(result.raised.values())
+        # Put the touched rows back as they were (the next scan clears their flags).
+        Order.objects.bulk_update(
+            touched_orders.values(), ["promised_by", "updated_at"], batch_size=500
+        )
+        Case.objects.bulk_update(touched_cases.values(), ["updated_at"], batch_size=500)
+        self._scan_row(
+            f"care scan, incremental after {CARE_CHANGES:,} changes",
+            samples,
+            queries,
+            f"{CARE_SCAN_RUNS} runs, each after {changed:,} rows changed (orders made late, "
+            f"cases touched): {raised:,} flags raised in all; {scale}; target < 1 s",
+        )
+
+    def _disruption_places(self, customers: int) -> list[Place]:
+        """Places with nothing under them whose links reach ~5% of customers, biggest first."""
+        wanted = max(1, round(customers * AFFECTED_SHARE))
+        counts = (
+            CustomerPlace.objects.filter(place__children__isnull=True)
+            .values("place_id")
+            .annotate(n=Count("id"))
+            .order_by("-n", "place_id")
+        )
+        picked, reach = [], 0
+        for row in counts:
+            if reach >= wanted:
+                break
+            if reach + row["n"] > wanted * 1.1 and picked:
+                continue  # too big a step: a smaller place fits better
+            picked.append(row["place_id"])
+            reach += row["n"]
+        return list(Place.objects.filter(pk__in=picked))
+
+    def _disruption_affected(self, customers: int) -> None:
+        places = self._disruption_places(customers)
+        if not places:
+            self.progress("no customer places: skipping the disruption row")
+            return
+        disruption = disruption_declare(
+            actor=None,
+            notify=False,
+            title=f"bench-{uuid.uuid4().hex[:8]}: disruption on {len(places)} places",
+            kind="planned",
+            severity="minor",
+            starts_at=timezone.now() + timedelta(days=365),
+            places=places,
+            public_message="Benchmark disruption (deleted when the benchmark ends).",
+        )
+        try:
+            samples, queries = [], 0
+            for _ in range(CARE_SCAN_RUNS):
+                with CaptureQueriesContext(connection) as ctx:
+                    start = time.perf_counter()
+                    affected = disruption_affected_compute(disruption=disruption)
+                    samples.append(time.perf_counter() - start)
+                queries = max(queries, len(ctx.captured_queries))
+            self._scan_row(
+                "disruption affected customers (5% of customers)",
+                samples,
+                queries,
+                f"{affected:,} customers affected ({affected / max(customers, 1):.1%}) "
+                f"through {len(places)} places, recomputed {CARE_SCAN_RUNS} times; "
+                "target < 2 s",
+            )
+        finally:
+            links = DisruptionCustomer.objects.filter(disruption=disruption)
+            while ids := list(links.values_list("id", flat=True)[:DELETE_BATCH]):
+                DisruptionCustomer.objects.filter(pk__in=ids).delete()
+            disruption.delete()
 
     def _sample_cases(self, n: int, latest: int) -> list[int]:
         first = Case.objects.order_by("id").values_list("id", flat=True).first()

@@ -79,6 +79,9 @@ app.conf.update(
         "invitations-fallback": {"task": "outbound.invitations_fallback_due", "schedule": 900.0},
         "invitations-expire": {"task": "scans.invitations_expire", "schedule": 3600.0},
         "mentions-scan": {"task": "scans.mentions_scan", "schedule": 60.0},
+        # Campaigns: scheduled ones start; sending that stopped (a killed worker) goes on.
+        "campaigns-start": {"task": "scans.campaigns_start_due", "schedule": 60.0},
+        "campaigns-send-sweep": {"task": "scans.campaigns_send_sweep", "schedule": 120.0},
     },
 )
 app.autodiscover_tasks()

@@ -12,7 +12,18 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import BusinessCalendar, Case, Holiday, RoutingRule, SlaPolicy
+from cases.care import care_rules_ensure, care_scan
+from cases.disruptions import disruption_declare
+from cases.models import (
+    BusinessCalendar,
+    CareFlag,
+    Case,
+    Disruption,
+    Holiday,
+    MessageTemplate,
+    RoutingRule,
+    SlaPolicy,
+)
 from cases.services import (
     case_deadline_set,
     case_note_add,
@@ -112,11 +123,13 @@ def demo_seed(*, customers: int = 60) -> dict[str, int]:
     demo_channels_seed()
     demo_mailbox_seed()
     cases = demo_cases_seed()
+    flags = demo_care_seed()
     return {
         "users": len(DEMO_USERS),
         "new_customers": made,
         "customers": Customer.objects.count(),
         "new_cases": cases,
+        "care_flags": flags,
     }
 
 
@@ -670,3 +683,119 @@ def demo_cases_seed() -> int:
             case = case_status_change(actor=agent, case=case, version=case.version, status=step)
         made += 1
     return made
+
+
+# --- Proactive care and disruptions: rules, templates, late orders, a lift out -----------------
+
+DEMO_TEMPLATES = [
+    # name, kind, subject, body
+    (
+        "Late order: sorry, it is on its way",
+        "late_order",
+        "Your order {order} is running late",
+        "Hello {first_name},\n\n"
+        "your express order {order} should have reached you by {promised_by}, and it has not: "
+        "we are sorry. The courier still has it and we are chasing them; we will tell you the "
+        "new delivery time as soon as we know it.\n\n"
+        "No need to get in touch: we are on it.",
+    ),
+    (
+        "Disruption: what it means for your journey",
+        "disruption_impact",
+        "{disruption}: how it affects your journey",
+        "Hello {first_name},\n\n"
+        "we wanted you to hear it from us first: {disruption}. You travel through this "
+        "station, so please allow extra time.\n\n"
+        "If you need step-free assistance or another route, reply to this message and we will "
+        "arrange it with you.",
+    ),
+]
+# Hours past their promised time: the first customers' late express orders.
+DEMO_LATE_HOURS = (4, 2, 7, 28)
+DEMO_LIFT_OUT = {
+    "title": "Victoria: lift out of service",
+    "kind": "incident",
+    "severity": "major",
+    "accessibility_impact": "lift_out",
+    "accessibility_note": "The lift between the ticket hall and platforms 1-8 is out of "
+    "service: no step-free access to those platforms.",
+    "public_message": "The lift at Victoria is out of service; engineers are on site. There is "
+    "no step-free access to platforms 1-8: use Pimlico (step-free) or ask staff for help.",
+    "staff_guidance": "Offer customers who need step-free access a route via Pimlico or an "
+    "assisted journey; log it on their case. Expected back in service this evening.",
+}
+DEMO_WORKS = {
+    "title": "Northern line: weekend engineering works",
+    "kind": "planned",
+    "severity": "minor",
+    "public_message": "No Northern line trains this weekend while we renew the track; "
+    "replacement buses run every 10 minutes.",
+    "staff_guidance": "Point customers to the replacement buses; season tickets are valid.",
+}
+
+
+def demo_care_seed() -> int:
+    """Care rules, two message templates, a few late express orders, an active lift outage
+    at Victoria (accessibility impact, affecting the customers who use it) and weekend
+    works on the Northern line, declared through the disruption service without notifying
+    anyone; then one care scan, so the care queues have flags at once. Idempotent (orders,
+    templates and disruptions are found by their id or title; flags are deduplicated by
+    the scan). Returns how many flags are current."""
+    care_rules_ensure()
+    for name, kind, subject, body in DEMO_TEMPLATES:
+        MessageTemplate.objects.get_or_create(
+            name=name, defaults={"kind": kind, "subject": subject, "body": body}
+        )
+    now = timezone.now()
+    customers = list(
+        Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True).order_by("id")[
+            : len(DEMO_LATE_HOURS)
+        ]
+    )
+    for customer, hours in zip(customers, DEMO_LATE_HOURS, strict=False):
+        Order.objects.get_or_create(
+            external_id=f"DEMO-{customer.pk}-LATE",
+            defaults={
+                "customer": customer,
+                "placed_at": now - timedelta(days=1, hours=hours),
+                "shipping_method": Order.Shipping.EXPRESS,
+                "promised_by": now - timedelta(hours=hours),
+                "status": Order.Status.SHIPPED,
+                "total": Decimal("59.00"),
+            },
+        )
+    operations = get_user_model().objects.get(username="operations")
+    places = {p.code: p for p in Place.objects.filter(code__in=["STN-VIC", "LINE-NORTH"])}
+    victoria = places.get("STN-VIC")
+    if (
+        victoria is not None
+        and not Disruption.objects.filter(title=DEMO_LIFT_OUT["title"]).exists()
+    ):
+        # Someone who needs step-free access uses Victoria: the outage hits them hardest.
+        needs = Customer.objects.filter(accessibility_needs=True, merged_into__isnull=True)
+        for customer in needs.order_by("id")[:2]:
+            CustomerPlace.objects.get_or_create(
+                customer=customer, place=victoria, defaults={"relation": "uses"}
+            )
+        disruption_declare(
+            actor=operations,
+            notify=False,
+            starts_at=now - timedelta(hours=2),
+            places=[victoria],
+            **DEMO_LIFT_OUT,
+        )
+    line = places.get("LINE-NORTH")
+    if line is not None and not Disruption.objects.filter(title=DEMO_WORKS["title"]).exists():
+        local = timezone.localtime(now)
+        saturday = local + timedelta(days=(5 - local.weekday()) % 7 or 7)
+        starts = saturday.replace(hour=0, minute=30, second=0, microsecond=0)
+        disruption_declare(
+            actor=operations,
+            notify=False,
+            starts_at=starts,
+            ends_at=starts + timedelta(days=2, hours=4),
+            places=[line],
+            **DEMO_WORKS,
+        )
+    care_scan()
+    return CareFlag.objects.current().count()

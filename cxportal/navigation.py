@@ -20,6 +20,7 @@ SECTIONS = [
     ("Cases", "cases:queue", "cases.view_case", "/cases/"),
     ("Care", "care:queue", "cases.view_careflag", "/care/"),
     ("Disruptions", "disruptions:list", "cases.view_disruption", "/disruptions/"),
+    ("Feedback", "feedback:scorecard", "feedback.view_response", "/feedback/"),
     ("Channels", "channels:health", "customers.view_channelsource", "/channels/"),
 ]
 

@@ -34,6 +34,15 @@ FEEDBACK_READ = ("feedback.response", "feedback.mention", "feedback.survey", "fe
 IDEAS = {"feedback.idea": ("view", "add")}
 
 
+CAMPAIGNS_READ = (
+    "campaigns.campaign",
+    "campaigns.segment",
+    "campaigns.variant",
+    "campaigns.reviewcomment",
+    "campaigns.delivery",
+)
+
+
 def _each(models: tuple[str, ...], actions: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return {model: actions for model in models}
 
@@ -57,6 +66,10 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "feedback.mention": ("view", "change"),
         "feedback.surveyinvitation": READ,
         **IDEAS,
+        # Campaigns: read, and review them before they launch.
+        **_each(CAMPAIGNS_READ, READ),
+        "campaigns.campaign": ("view", "review_campaign"),
+        "campaigns.reviewcomment": ("view", "add"),
     },
     "marketing": {
         "customers.customer": READ,
@@ -70,6 +83,12 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # Feedback: read, and the themes page.
         **_each(FEEDBACK_READ, READ),
         **IDEAS,
+        # Campaigns: full (but never the review of their own campaigns).
+        "campaigns.campaign": ("view", "add", "change"),
+        "campaigns.segment": ALL,
+        "campaigns.variant": ALL,
+        "campaigns.reviewcomment": READ,
+        "campaigns.delivery": READ,
     },
     "sales": {
         "customers.customer": ("view", "add", "change"),
@@ -83,6 +102,9 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **_each(DISRUPTION_READ, READ),
         **_each(FEEDBACK_READ, READ),
         **IDEAS,
+        **_each(CAMPAIGNS_READ, READ),
+        # The sales pipeline.
+        "campaigns.opportunity": ALL,
     },
     "operations": {
         "customers.customer": READ,
@@ -101,6 +123,7 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "cases.disruptionnotice": READ,
         **_each(FEEDBACK_READ, READ),
         **IDEAS,
+        **_each(CAMPAIGNS_READ, READ),
     },
     "supervisor": {
         "customers.customer": (
@@ -135,6 +158,10 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "feedback.mention": ("view", "change"),
         "feedback.theme": ALL,
         "feedback.idea": ("view", "add", "change"),
+        **_each(CAMPAIGNS_READ, ALL),
+        "campaigns.campaign": (*ALL, "review_campaign"),
+        "campaigns.opportunity": ALL,
+        "campaigns.gatesettings": ("view", "change"),
         "cxportal.webhooksubscription": ALL,
         "cxportal.webhookdelivery": READ,
         "cxportal.auditevent": READ,
@@ -160,5 +187,8 @@ API_SCOPES: dict[str, str] = {
     "disruptions:read": "Read scheduled and active disruptions (public facts only)",
     "feedback:read": "Read surveys, responses, the scorecard, themes and ideas",
     "feedback:write": "Invite customers to surveys and submit ideas",
+    "campaigns:read": "Read segments, campaigns and their reports",
+    "campaigns:write": "Report conversions of campaign messages",
+    "contact_gate:read": "Ask the contact gate whether a customer may be contacted",
     "webhooks:manage": "Manage the client's own webhook subscriptions and read their deliveries",
 }

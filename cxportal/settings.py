@@ -232,6 +232,12 @@ SPECTACULAR_SETTINGS = {
         "PlaceKindEnum": "customers.models.Place.Kind",
         "WebhookEventEnum": "cxportal.models.WebhookSubscription.EVENTS",
         "WebhookDeliveryStatusEnum": "cxportal.models.WebhookDelivery.Status",
+        "SurveyKindEnum": "feedback.models.Survey.Kind",
+        "SurveyTriggerEnum": "feedback.models.Survey.Trigger",
+        "SurveyChannelEnum": "feedback.api.serializers.SURVEY_CHANNELS",
+        "SurveyInvitationStatusEnum": "feedback.models.SurveyInvitation.Status",
+        "ResponseCategoryEnum": "feedback.models.Response.Category",
+        "IdeaStatusEnum": "feedback.models.Idea.Status",
     },
 }
 

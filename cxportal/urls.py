@@ -4,6 +4,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+import feedback.views_public
+from campaigns import views_tracking
 from customers.webhooks import webhook_receive
 from cxportal import views
 from cxportal.api.exceptions import json_not_found
@@ -11,6 +13,7 @@ from cxportal.api.exceptions import json_not_found
 api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("cases.api.urls")),
+    path("", include("feedback.api.urls")),
     path("", include("cxportal.api.webhooks")),
 ]
 
@@ -25,6 +28,12 @@ urlpatterns = [
     path("care/", include("cases.urls_care")),
     path("disruptions/", include("cases.urls_disruptions")),
     path("channels/", include("customers.urls_channels")),
+    path("feedback/", include("feedback.urls")),
+    # The public survey page customers open from the link we send (no login).
+    path("s/<str:token>/", feedback.views_public.answer, name="survey_answer"),
+    # Campaign email tracking: an open pixel and signed click redirects (public).
+    path("t/o/<str:token>.gif", views_tracking.track_open, name="track_open"),
+    path("t/c/<str:token>/", views_tracking.track_click, name="track_click"),
     # Channel providers push messages here (signed; see customers/webhooks.py).
     path("webhooks/<slug:slug>/", webhook_receive, name="webhook_receive"),
     path("admin/", admin.site.urls),

@@ -10,6 +10,11 @@ class FeedbackConfig(AppConfig):
 
         case_resolved.connect(_on_case_resolved, dispatch_uid="feedback.case_resolved")
 
+        from customers.panels import register_customer_panel
+        from feedback.panels import customer_feedback_panel
+
+        register_customer_panel(customer_feedback_panel, order=30)
+
 
 def _on_case_resolved(sender, case_id: int, **kwargs) -> None:
     """A resolved case may be surveyed: enqueue only (the task decides and invites)."""

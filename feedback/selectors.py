@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 
 from feedback.models import Idea, Mention, Response, Survey, SurveyInvitation, Theme
@@ -64,9 +64,13 @@ def _aggregates():
 
 
 def response_list(*, actor, filters: dict | None = None) -> QuerySet[Response]:
+    """Answers the actor may see, newest first, with their themes. ``filters``: kind,
+    category, channel, region, survey (id), customer (id), answered_after (inclusive) and
+    answered_before (exclusive) date-times."""
     qs = (
         Response.objects.restrict(actor, "view")
         .select_related("survey", "team", "customer")
+        .prefetch_related("themes")
         .order_by("-id")
     )
     filters = filters or {}
@@ -77,6 +81,10 @@ def response_list(*, actor, filters: dict | None = None) -> QuerySet[Response]:
         qs = qs.filter(survey_id=filters["survey"])
     if filters.get("customer"):
         qs = qs.filter(customer_id=filters["customer"])
+    if filters.get("answered_after"):
+        qs = qs.filter(answered_at__gte=filters["answered_after"])
+    if filters.get("answered_before"):
+        qs = qs.filter(answered_at__lt=filters["answered_before"])
     return qs
 
 
@@ -183,6 +191,33 @@ def theme_examples(*, theme_id: int, limit: int = 3) -> list[str]:
     return (mentions + comments)[:limit]
 
 
+def theme_examples_by_theme(*, theme_ids: list[int], limit: int = 3) -> dict[int, list[str]]:
+    """``theme_examples`` for many themes at once: the latest mention texts, then the latest
+    comments, per theme. Two queries (a window over each themes table), whatever the number
+    of themes."""
+    found: dict[int, tuple[list[str], list[str]]] = {pk: ([], []) for pk in theme_ids}
+    for index, (model, text, when) in enumerate(
+        ((Mention, "text", "occurred_at"), (Response, "comment", "answered_at"))
+    ):
+        owner = model._meta.model_name
+        rank = Window(
+            RowNumber(),
+            partition_by=F("theme_id"),
+            order_by=[F(f"{owner}__{when}").desc(), F(f"{owner}_id").desc()],
+        )
+        rows = (
+            model.themes.through.objects.filter(theme_id__in=list(found))
+            .exclude(**{f"{owner}__{text}": ""})
+            .annotate(rank=rank)
+            .filter(rank__lte=limit)
+            .order_by("theme_id", "rank")
+            .values_list("theme_id", f"{owner}__{text}")
+        )
+        for theme_id, example in rows:
+            found[theme_id][index].append(example)
+    return {pk: (mentions + comments)[:limit] for pk, (mentions, comments) in found.items()}
+
+
 def feedback_inbox(*, actor, status: str = Mention.Status.NEW) -> QuerySet[Mention]:
     qs = Mention.objects.select_related("customer", "interaction").prefetch_related("themes")
     if not actor.has_perm("feedback.view_mention"):
@@ -201,10 +236,18 @@ def customer_feedback(*, actor, customer_id: int, limit: int = 5) -> list[Respon
 
 
 def invitation_list(*, actor, survey_id: int | None = None) -> QuerySet[SurveyInvitation]:
-    qs = SurveyInvitation.objects.select_related("survey", "customer").order_by("-id")
-    if not actor.has_perm("feedback.view_surveyinvitation"):
+    """Invitations, newest first, with their answer (one join). Partner API keys are let
+    through here: their access is the ``feedback:read`` scope, checked per endpoint."""
+    qs = SurveyInvitation.objects.select_related("survey", "customer", "response").order_by("-id")
+    partner = getattr(actor, "api_client", None) is not None
+    if not partner and not actor.has_perm("feedback.view_surveyinvitation"):
         return qs.none()
     return qs.filter(survey_id=survey_id) if survey_id else qs
+
+
+def survey_list(*, actor) -> QuerySet[Survey]:
+    """Surveys the actor may see, newest first (``restrict``: staff need view_survey)."""
+    return Survey.objects.restrict(actor, "view").select_related("team").order_by("-id")
 
 
 @dataclass(frozen=True)
@@ -282,22 +325,18 @@ def suppression_reason_label(reason: str) -> str:
     return reason or "No reason recorded."
 
 
-def survey_list(*, actor) -> list[tuple[Survey, SurveyCounts]]:
-    """Every survey with its invitation counts: two queries (the grouped counts are one)."""
-    if not actor.has_perm("feedback.view_survey"):
-        return []
-    surveys = list(Survey.objects.select_related("team").order_by("-is_active", "name"))
-    counts: dict[int, SurveyCounts] = {s.pk: SurveyCounts() for s in surveys}
+def survey_counts(*, survey_ids: list[int]) -> dict[int, SurveyCounts]:
+    """How the invitations of these surveys fared (one grouped query)."""
+    counts: dict[int, SurveyCounts] = {pk: SurveyCounts() for pk in survey_ids}
     reasons: dict[int, dict[str, int]] = {}
     rows = (
-        SurveyInvitation.objects.values("survey_id", "status", "suppressed_reason")
+        SurveyInvitation.objects.filter(survey_id__in=survey_ids)
+        .values("survey_id", "status", "suppressed_reason")
         .annotate(n=Count("id"))
         .order_by()
     )
     for row in rows:
-        entry = counts.get(row["survey_id"])
-        if entry is None:
-            continue
+        entry = counts[row["survey_id"]]
         status, n = row["status"], row["n"]
         entry.invited += n
         setattr(entry, status, getattr(entry, status) + n)
@@ -309,4 +348,4 @@ def survey_list(*, actor) -> list[tuple[Survey, SurveyCounts]]:
         counts[survey_id].suppressed_by_reason = sorted(
             by_reason.items(), key=lambda item: (-item[1], item[0])
         )
-    return [(survey, counts[survey.pk]) for survey in surveys]
+    return counts

@@ -488,6 +488,7 @@ class EmailImapAdapter(ChannelAdapter):
         message_id: str | None = None,
         in_reply_to: str | None = None,
         references: list[str] | tuple[str, ...] = (),
+        html: str = "",
     ) -> str:
         return email_smtp.email_send(
             settings=self.settings,
@@ -498,4 +499,5 @@ class EmailImapAdapter(ChannelAdapter):
             message_id=message_id,
             in_reply_to=in_reply_to,
             references=references,
+            html=html,
         )

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage, mailers
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.validators import validate_email
@@ -71,8 +71,10 @@ def email_send(
     message_id: str | None = None,
     in_reply_to: str | None = None,
     references: Sequence[str] = (),
+    html: str = "",
 ) -> str:
-    """Send one plain-text email; returns its Message-ID (the provider id of the message)."""
+    """Send one plain-text email (with ``html`` as its HTML alternative when given); returns
+    its Message-ID (the provider id of the message)."""
     try:
         validate_email(to)
     except ValidationError:
@@ -83,13 +85,15 @@ def email_send(
         headers["In-Reply-To"] = in_reply_to
         refs = [r for r in references if r and r != in_reply_to][-10:]
         headers["References"] = " ".join([*refs, in_reply_to])
-    message = EmailMessage(
+    message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),  # no header injection through a subject
         body=body,
         from_email=from_address(settings),
         to=[to],
         headers=headers,
     )
+    if html:
+        message.attach_alternative(html, "text/html")
     try:
         _mailer(settings, password).send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:

@@ -238,6 +238,8 @@ def _send_started(message: Interaction) -> str:
     extra: dict[str, Any] = {}
     if getattr(adapter, "threads_replies", False):
         extra = {"message_id": message.external_id, "in_reply_to": None, "references": []}
+        if message.body_html:
+            extra["html"] = message.body_html
     try:
         provider_id = adapter.send(
             to=message.outbound_to, subject=message.summary, body=message.body, **extra
@@ -345,6 +347,7 @@ def customer_message_send(
     body: str,
     subject: str = "",
     channel: str | None = None,
+    html: str = "",
 ) -> Interaction:
     """Start a message to the customer (not a reply): on the route ``customer_message_route``
     finds, written on the timeline as queued and sent after the commit, like a reply.
@@ -385,6 +388,7 @@ def customer_message_send(
         delivery_status=QUEUED,
         outbound_source=route.source,
         outbound_to=route.to,
+        body_html=html if threads else "",
     )
     audit_record(
         actor=actor,

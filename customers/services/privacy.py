@@ -66,7 +66,7 @@ PERSONAL_FIELDS = {
     "customers.consent": ("source",),
     "customers.consentevent": ("source",),
     "customers.holding": ("reference",),
-    "customers.interaction": ("summary", "body", "outbound_to"),
+    "customers.interaction": ("summary", "body", "outbound_to", "body_html"),
     "customers.order": (),
     "customers.customerplace": (),
     # The raw message an interaction came in as.

@@ -186,7 +186,7 @@ def test_recompute_action_on_the_share_recomputes_every_team(boss_client, broker
         {"action": "recompute_sla_clocks", "_selected_action": [rules["late_order"].pk]},
         follow=True,
     )
-    assert 'Only the "SLA at risk" rule' in response.content.decode()
+    assert "Only the &quot;SLA at risk&quot; rule" in response.content.decode()
     assert broker() == []
 
     response = boss_client.post(
@@ -196,7 +196,7 @@ def test_recompute_action_on_the_share_recomputes_every_team(boss_client, broker
     )
     assert "Recomputing the SLA clocks" in response.content.decode()
     teams = sorted(Team.objects.values_list("pk", flat=True))
-    assert broker() == [("scans.case_sla_recompute_team", teams)]
+    assert broker() == [("scans.case_sla_recompute_team", [pk]) for pk in teams]
     assert AuditEvent.objects.filter(action="case.sla_recompute_requested").count() == len(teams)
 
 
@@ -234,6 +234,13 @@ def test_templates_are_audited_and_previewed_with_the_placeholders_filled(boss_c
     assert updated.after["subject"] == "About case {case}: {subject}"
     page = boss_client.get(f"/admin/cases/messagetemplate/{template.pk}/change/").content.decode()
     assert "About case #1234: Replacement card needed before travelling" in page
+    boss_client.post(
+        f"/admin/cases/messagetemplate/{template.pk}/change/",
+        template_form(body="<script>alert(1)</script> {name}"),
+    )
+    page = boss_client.get(f"/admin/cases/messagetemplate/{template.pk}/change/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Ada Lovelace" in page
+    assert "<script>alert(1)" not in page
 
     boss_client.post(f"/admin/cases/messagetemplate/{template.pk}/delete/", {"post": "yes"})
     assert not MessageTemplate.objects.exists()

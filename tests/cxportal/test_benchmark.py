@@ -1,12 +1,13 @@
 """`manage.py benchmark` runs end to end on a small database and reports every row."""
 
+import io
 import json
 
 import pytest
 from django.core.management import call_command
 
-from cases.models import Case
-from customers.models import Interaction
+from cases.models import CareFlag, CareScan, Case, Disruption, DisruptionCustomer
+from customers.models import Interaction, Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,6 +15,11 @@ CASE_ROWS = [
     "cases queue API (team + status filter)",
     "cases queue page (staff, HTML)",
     "case page (staff, HTML)",
+]
+CARE_ROWS = [
+    "care scan, full",
+    "care scan, incremental after 1,000 changes",
+    "disruption affected customers (5% of customers)",
 ]
 ROWS = [
     "360 page (staff, HTML)",
@@ -37,7 +43,7 @@ def test_benchmark_seeds_measures_and_writes_json(tmp_path, capsys):
     captured = capsys.readouterr()
     table = captured.out
     rows = {row["name"]: row for row in json.loads(out.read_text())}
-    assert list(rows) == ROWS
+    assert list(rows) == ROWS + CARE_ROWS
     assert "run `manage.py seed_cases --cases N` for the case rows" in captured.err
     for name in ROWS:
         assert name in table
@@ -53,6 +59,8 @@ def test_benchmark_seeds_measures_and_writes_json(tmp_path, capsys):
     )
     for name in ROWS[6:]:
         assert rows[name]["rate"] > 0, name
+    for name in CARE_ROWS:
+        assert rows[name]["p50_ms"] > 0 and "target" in rows[name]["note"], name
     assert Interaction.objects.filter(external_id__startswith="bench-").count() >= 1000
 
 
@@ -62,10 +70,39 @@ def test_benchmark_seeds_cases_and_measures_the_case_rows(tmp_path, capsys):
 
     assert Case.objects.count() == 60
     names = [row["name"] for row in json.loads(out.read_text())]
-    assert names == ROWS[:6] + CASE_ROWS + ROWS[6:]
+    assert names == ROWS[:6] + CASE_ROWS + ROWS[6:] + CARE_ROWS
     rows = {row["name"]: row for row in json.loads(out.read_text())}
     for name in CASE_ROWS:
         assert rows[name]["p50_ms"] > 0 and rows[name]["queries"] >= 1, name
         assert rows[name]["sql_p50_ms"] is not None and rows[name]["ratio"] is not None, name
         assert "60 cases" in rows[name]["note"], name
     assert "case page" in capsys.readouterr().out
+
+
+def test_only_care_measures_the_care_rows_and_cleans_up(tmp_path, capsys):
+    call_command("seed", customers=40, stdout=io.StringIO())
+    call_command("seed_cases", cases=60, stdout=io.StringIO())
+    orders = {o.pk: (o.promised_by, o.updated_at) for o in Order.objects.all()}
+    cases = dict(Case.objects.values_list("pk", "updated_at"))
+    out = tmp_path / "care.json"
+    call_command("benchmark", only="care", repeat=3, json=str(out))
+
+    rows = {row["name"]: row for row in json.loads(out.read_text())}
+    assert list(rows) == CARE_ROWS
+    for name in CARE_ROWS:
+        assert rows[name]["p50_ms"] > 0 and rows[name]["queries"] >= 1, name
+        assert rows[name]["p95_ms"] >= rows[name]["p50_ms"], name
+    assert "target < 10 s" in rows["care scan, full"]["note"]
+    assert "each after" in rows["care scan, incremental after 1,000 changes"]["note"]
+    affected = rows["disruption affected customers (5% of customers)"]["note"]
+    assert "customers affected" in affected and "target < 2 s" in affected
+    err = capsys.readouterr().err
+    for name in CARE_ROWS:
+        assert name in err  # each row prints its time and rows as it goes
+    # Scans ran (full, then incremental), flags stay; what was touched is back as it was.
+    assert CareScan.objects.filter(since__isnull=True).count() >= 3
+    assert CareScan.objects.filter(since__isnull=False).count() >= 4
+    assert CareFlag.objects.exists()
+    assert {o.pk: (o.promised_by, o.updated_at) for o in Order.objects.all()} == orders
+    assert dict(Case.objects.values_list("pk", "updated_at")) == cases
+    assert not Disruption.objects.exists() and not DisruptionCustomer.objects.exists()

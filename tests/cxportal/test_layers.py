@@ -19,6 +19,7 @@ CORE = {
     "pagination.py",
     "broker.py",
     "outbound_webhooks.py",
+    "sql.py",
     "api",
 }
 

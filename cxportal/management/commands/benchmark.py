@@ -7,14 +7,15 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from customers.models import Customer
-from cxportal.benchmark import Benchmark, format_table
+from cxportal.benchmark import ONLY, Benchmark, format_table
 
 
 class Command(BaseCommand):
     help = (
         "Measure the 360 page, the timeline API (page 1 and 100), search, bulk ingest and the "
-        "case queues and page on the current database (fill it first with `manage.py seed "
-        "--customers N` and `manage.py seed_cases --cases N`, or pass --scale and --cases). "
+        "case queues and page, the care scans and a disruption's affected customers on the "
+        "current database (fill it first with `manage.py seed --customers N` and "
+        "`manage.py seed_cases --cases N`, or pass --scale and --cases). "
         "Prints a table and writes JSON."
     )
 
@@ -34,9 +35,24 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=50, help="samples per measure")
         parser.add_argument("--batches", type=int, default=5, help="bulk-ingest batches")
         parser.add_argument("--json", default="var/benchmark.json", help="where to write JSON")
+        parser.add_argument(
+            "--only",
+            choices=ONLY,
+            default=None,
+            help="measure only this group of rows (care: the care scans and a disruption's "
+            "affected customers)",
+        )
 
     def handle(
-        self, *args, scale: int, cases: int, repeat: int, batches: int, json: str, **options
+        self,
+        *args,
+        scale: int,
+        cases: int,
+        repeat: int,
+        batches: int,
+        json: str,
+        only: str | None = None,
+        **options,
     ):
         if connection.vendor != "postgresql":
             self.stderr.write("Note: not PostgreSQL; the figures in the README are PostgreSQL's.")
@@ -49,7 +65,7 @@ class Command(BaseCommand):
         def progress(message: str) -> None:
             print(f"  … {message}", file=sys.stderr, flush=True)
 
-        rows = Benchmark(repeat=repeat, batches=batches, progress=progress).run()
+        rows = Benchmark(repeat=repeat, batches=batches, progress=progress).run(only=only)
         self.stdout.write(format_table(rows))
         path = Path(json)
         path.parent.mkdir(parents=True, exist_ok=True)
