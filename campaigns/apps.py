@@ -10,6 +10,11 @@ class CampaignsConfig(AppConfig):
 
         case_resolved.connect(_on_case_resolved, dispatch_uid="campaigns.case_resolved")
 
+        from campaigns.panels import before_you_call_panel
+        from customers.panels import register_customer_panel
+
+        register_customer_panel(before_you_call_panel, order=2)
+
 
 def _on_case_resolved(sender, case_id: int, **kwargs) -> None:
     """A resolved case's follow-up may carry eligible campaign content: enqueue only."""

@@ -70,7 +70,7 @@ APPLIES: dict[str, tuple[str, ...]] = {
     ),
     Purpose.SERVICE: ("erased", "no_consent", "no_address"),
 }
-ADDRESS_KIND = {"email": ["email"], "sms": ["phone"], "app": ["app"]}
+ADDRESS_KIND = {"email": ["email"], "sms": ["phone"], "app": ["app"], "phone": ["phone"]}
 PRESSURE_WINDOW = timedelta(days=7)
 
 

@@ -179,8 +179,11 @@ def disruption_payload(disruption: Disruption) -> dict[str, Any]:
 
 def disruptions_banner_forget() -> None:
     """Every staff page's banner is cached briefly (``BANNER_CACHE_KEY``); a change to a
-    disruption drops it, so staff see it on their next page."""
+    disruption drops it now and again after the commit (a page rendered in between may
+    have cached the old state), so staff see the change on their next page."""
     cache.delete(BANNER_CACHE_KEY)
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: cache.delete(BANNER_CACHE_KEY))
 
 
 def _post(
@@ -196,7 +199,7 @@ def _post(
         posted_by=actor_label(actor),
     )
     webhook_event_publish(event=f"disruption.{kind}", payload=disruption_payload(disruption))
-    transaction.on_commit(disruptions_banner_forget)
+    disruptions_banner_forget()
     if notify:
         update_id = update.pk
         transaction.on_commit(lambda: publish(NOTIFY_TASK, [update_id]))
@@ -324,7 +327,7 @@ def disruptions_activate_due(*, now: datetime | None = None) -> int:
             webhook_event_publish(
                 event="disruption.updated", payload=disruption_payload(disruption)
             )
-            transaction.on_commit(disruptions_banner_forget)
+            disruptions_banner_forget()
             count += 1
     return count
 

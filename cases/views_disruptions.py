@@ -232,6 +232,7 @@ def _detail_context(
     context = {
         "disruption": disruption,
         "places": sorted(disruption.places.all(), key=lambda p: (p.kind, p.name)),
+        "place_names": sorted(p.name for p in disruption.places.all()),
         "updates": updates,
         "may_change": may_change and live,
         "stale": stale,

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -45,6 +45,8 @@ from customers.services.inbox import inbound_event_process
 from customers.services.inbox_batch import inbound_events_ingest
 from cxportal.models import Team
 from cxportal.services import api_client_create, teams_ensure_defaults
+from feedback.models import Response as SurveyResponse
+from feedback.selectors import scorecard
 
 HEAVY_NAME = "Benchmark heavy timeline"
 HEAVY_INTERACTIONS = 5_000  # 100 API pages of 50
@@ -53,7 +55,7 @@ CARE_CHANGES = 1_000  # rows changed before each timed incremental scan: half or
 AFFECTED_SHARE = 0.05  # the benchmark disruption touches places ~5% of customers use
 DELETE_BATCH = 10_000
 #: Row groups ``run(only=...)`` can measure alone.
-ONLY = ("care",)
+ONLY = ("care", "feedback")
 
 
 @dataclass
@@ -277,6 +279,9 @@ class Benchmark:
         if only == "care":
             self._care_rows()
             return self.rows
+        if only == "feedback":
+            self._feedback_rows()
+            return self.rows
         customers = Customer.objects.count()
         interactions_estimate = _table_estimate(Interaction._meta.db_table)
         self.progress(f"database: {customers} customers, ~{interactions_estimate} interactions")
@@ -367,7 +372,43 @@ class Benchmark:
         self._ingest_rows(partner, sample)
         self._channel_rows()
         self._care_rows()
+        self._feedback_rows()
         return self.rows
+
+    def _feedback_rows(self) -> None:
+        """The weekly scorecard (NPS by channel) over the last 12 and 52 weeks, through
+        ``feedback.selectors.scorecard`` as the scorecard page and API call it, beside the
+        same grouped query by hand; only when there are answers (``manage.py seed_feedback
+        --responses N``)."""
+        if not SurveyResponse.objects.exists():
+            self.progress(
+                "no survey answers: run `manage.py seed_feedback --responses N` for the "
+                "feedback rows"
+            )
+            return
+        teams_ensure_defaults()
+        actor, created = get_user_model().objects.get_or_create(username="bench-service")
+        if created:
+            actor.groups.add(Team.objects.get(slug="service").group)
+        note = f"~{_table_estimate(SurveyResponse._meta.db_table):,} responses, NPS"
+        now = timezone.now()
+        today = timezone.localdate(now)
+        monday = datetime.combine(
+            today - timedelta(days=today.weekday()),
+            datetime.min.time(),
+            timezone.get_current_timezone(),
+        )
+        for weeks in (12, 52):
+            since = monday - timedelta(weeks=weeks - 1)  # as the page: whole weeks
+            row = self._measure(
+                f"feedback scorecard, {weeks} weeks by channel",
+                lambda period: scorecard(
+                    actor=actor, since=period[0], until=period[1], dimension="channel"
+                ),
+                [(since, now)],
+                note=note,
+            )
+            self._with_sql(row, _scorecard_sql(), [[since, now]])
 
     def _case_rows(self, staff: Client) -> None:
         """The team queue through the API and as a page, and a case page; only when there
@@ -728,6 +769,24 @@ class Benchmark:
             )
             self.rows.append(row)
             self.progress(f"{label}: {row.rate} rows/s, {row.queries} queries per batch")
+
+
+def _scorecard_sql() -> str:
+    """The NPS scorecard by week and channel, written by hand (the weeks in local time on
+    PostgreSQL; SQLite, for the small test run, groups by UTC week)."""
+    if connection.vendor == "postgresql":
+        zone = str(timezone.get_current_timezone()).replace("'", "")
+        week = f"date_trunc('week', answered_at AT TIME ZONE '{zone}')"
+    else:
+        week = "date(answered_at, 'weekday 0', '-6 days')"
+    return (
+        f"SELECT {week} AS week, channel, COUNT(*), "  # noqa: S608 - no user input
+        "COUNT(*) FILTER (WHERE category = 'promoter'), "
+        "COUNT(*) FILTER (WHERE category = 'detractor'), "
+        "COUNT(*) FILTER (WHERE category = 'satisfied'), SUM(score) "
+        "FROM feedback_response WHERE answered_at >= %s AND answered_at < %s AND kind = 'nps' "
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    )
 
 
 class _DatabaseTimer:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from cases.care import care_rules_ensure, care_scan
 from cases.disruptions import disruption_declare
 from cases.models import (
+    ACTIVE_STATUSES,
     BusinessCalendar,
     CareFlag,
     Case,
@@ -32,6 +33,7 @@ from cases.services import (
     sla_policy_for,
 )
 from cases.sla import BusinessHours, business_seconds
+from customers.channels.base import adapter_for
 from customers.models import (
     Channel,
     ChannelSource,
@@ -45,6 +47,16 @@ from customers.models import (
 from customers.services import consent_set, contact_point_add, customer_create, interaction_log
 from cxportal.models import Team
 from cxportal.services import teams_ensure_defaults
+from feedback.models import Idea, Survey, SurveyInvitation
+from feedback.services.ideas import idea_move, idea_submit
+from feedback.services.mentions import mentions_scan
+from feedback.services.surveys import (
+    invitation_send,
+    invitation_token,
+    response_submit,
+    survey_invite,
+)
+from feedback.services.themes import themes_ensure_defaults
 
 DEMO_PASSWORD = "cx-demo-pass"  # noqa: S105 - documented demo credential, README
 DEMO_USERS = [
@@ -124,12 +136,14 @@ def demo_seed(*, customers: int = 60) -> dict[str, int]:
     demo_mailbox_seed()
     cases = demo_cases_seed()
     flags = demo_care_seed()
+    answers = demo_feedback_seed()
     return {
         "users": len(DEMO_USERS),
         "new_customers": made,
         "customers": Customer.objects.count(),
         "new_cases": cases,
         "care_flags": flags,
+        "new_feedback_answers": answers,
     }
 
 
@@ -799,3 +813,239 @@ def demo_care_seed() -> int:
         )
     care_scan()
     return CareFlag.objects.current().count()
+
+
+# --- Feedback: two surveys with answers, themes, mentions, ideas -------------------------------
+
+DEMO_SURVEYS = {
+    "nps": {
+        "name": "After your case (NPS)",
+        "kind": Survey.Kind.NPS,
+        "question": "How likely are you to recommend us to a friend or colleague?",
+        "trigger": Survey.Trigger.CASE_RESOLVED,
+        "fallback_channel": "sms",
+        "team": "service",
+    },
+    "csat": {
+        "name": "Your delivery (CSAT)",
+        "kind": Survey.Kind.CSAT,
+        "question": "How satisfied were you with your delivery?",
+        "trigger": Survey.Trigger.ORDER_DELIVERED,
+        "team": "operations",
+    },
+}
+# survey, score, comment, contact allowed — oldest first, spread over the last six weeks.
+DEMO_ANSWERS = [
+    ("nps", 9, "Quick answer on live chat, very helpful.", False),
+    ("csat", 5, "Arrived a day early, perfect.", False),
+    ("nps", 7, "Fine in the end, but I waited 40 minutes on hold.", False),
+    ("csat", 4, "On time. The box was a bit damaged.", False),
+    ("nps", 10, "Sam sorted my refund in one call. Brilliant, thank you!", True),
+    ("nps", 6, "The app crashes every time I try to track my order.", False),
+    ("csat", 3, "", False),
+    ("nps", 8, "", False),
+    ("csat", 5, "Courier was friendly and careful.", False),
+    ("nps", 9, "", True),
+    ("nps", 4, "Could not log in to my account for days.", False),
+    ("csat", 4, "", False),
+    ("nps", 10, "Friendly staff at the King's Road store.", False),
+    ("csat", 2, "Late again and no tracking updates.", False),
+    ("nps", 8, "Good, but the website is slow.", False),
+    ("nps", 9, "Thanks for the quick replacement card.", True),
+    ("csat", 5, "", False),
+    ("nps", 3, "Charged twice and still waiting for the refund after two weeks.", True),
+    ("nps", 7, "", False),
+    ("csat", 4, "Delivered when promised.", False),
+    ("nps", 10, "", False),
+    ("csat", 1, "Never arrived. The courier says it was delivered.", True),
+    ("nps", 9, "Easy to cancel my old plan, no questions asked.", False),
+    ("nps", 5, "Too expensive for what it is.", False),
+    ("csat", 5, "Great, thanks!", False),
+    ("nps", 8, "", True),
+    ("csat", 3, "Parcel left at the door in the rain.", False),
+    ("nps", 10, "Best customer service I have had this year.", False),
+    ("nps", 6, "Internet outage twice this week.", False),
+    ("csat", 4, "", False),
+    ("nps", 9, "", False),
+    ("nps", 2, "Third time I had to chase my parcel. Nobody called me back.", True),
+    ("csat", 5, "Right on time.", False),
+    ("nps", 8, "The new app is much better.", False),
+    ("nps", 10, "", False),
+    ("csat", 2, "Found plastic in the tea bags I ordered.", False),
+    ("nps", 9, "Helpful agent, thank you.", False),
+    ("csat", 4, "", False),
+    ("nps", 7, "Would be nice to pick a callback time.", False),
+    ("nps", 9, "", False),
+]
+DEMO_UNANSWERED = 6  # invitations still waiting for an answer (the response rate is not 100%)
+# days ago, text — posts to the demo brand; this week's tea-bag posts are a spike.
+DEMO_POSTS = [
+    (24, "@CXPortalCare thanks for the quick refund, brilliant service"),
+    (17, "@CXPortalCare my parcel is late again, third time this month"),
+    (9, "@CXPortalCare the app keeps crashing when I open my orders"),
+    (3, "@CXPortalCare found a bit of plastic in my tea bags this morning?!"),
+    (2, "@CXPortalCare plastic in the tea bags again. Not what I want in my cuppa."),
+    (1, "@CXPortalCare is there plastic in your tea bags? My sister found some too"),
+    (0, "@CXPortalCare still waiting for a reply about the plastic in my tea bags"),
+]
+# title, description, status reached, days ago submitted, days it took, decline note
+DEMO_IDEAS = [
+    (
+        "Send the tracking link in the delivery SMS",
+        "Half the 'where is my parcel' calls would not happen.",
+        "implemented",
+        30,
+        8,
+        "",
+    ),
+    (
+        "Let customers pick a callback slot in the app",
+        "Fewer missed callbacks, and no waiting on hold.",
+        "implementing",
+        20,
+        0,
+        "",
+    ),
+    (
+        "Step-free route in every lift-outage message",
+        "Customers who need step-free access ask us for it every time.",
+        "reviewing",
+        5,
+        0,
+        "",
+    ),
+    ("Quiet hours for survey emails", "No survey emails after 8pm.", "submitted", 2, 0, ""),
+    (
+        "Free coffee for customers queuing at King's Cross",
+        "",
+        "declined",
+        20,
+        0,
+        "Nice thought, but the queue is the problem: see the callback-slot idea.",
+    ),
+]
+IDEA_PATH = {
+    "submitted": [],
+    "reviewing": ["reviewing"],
+    "implementing": ["reviewing", "implementing"],
+    "implemented": ["reviewing", "implementing", "implemented"],
+    "declined": ["declined"],
+}
+
+
+def _demo_can_send(channel: str) -> bool:
+    return any(
+        adapter_for(source).sends
+        for source in ChannelSource.objects.filter(is_active=True, channel=channel)
+    )
+
+
+def demo_feedback_seed() -> int:
+    """Feedback for the demo: the default themes, an NPS survey on resolved cases and a CSAT
+    survey on delivered orders, ~40 answers over the last six weeks made through the survey
+    services (the customers asked have given feedback consent; a couple of detractors allow
+    contact, so their care flags appear), social posts turned into mentions by
+    ``mentions_scan`` (this week's are about plastic in tea bags: a rising theme) and five
+    staff ideas in every state. Invitations go out through ``invitation_send`` (the demo
+    mailbox sends email); without a sending channel they are recorded as sent on the
+    survey's channel and answered with their tokens. Customers with an open case are left
+    out, as the fatigue guard would. Idempotent (invitations are keyed by trigger, posts by
+    id, surveys and ideas by name). Returns how many answers are new."""
+    themes_ensure_defaults()
+    teams = {team.slug: team for team in Team.objects.all()}
+    surveys = {}
+    for key, spec in DEMO_SURVEYS.items():
+        fields = {**spec, "team": teams[spec["team"]], "delay_hours": 2}
+        surveys[key], _ = Survey.objects.get_or_create(name=spec["name"], defaults=fields)
+    live = Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
+    # Customers we are still helping are not surveyed (the fatigue guard would say so).
+    helping = Case.objects.filter(status__in=ACTIVE_STATUSES).values("customer_id")
+    customers = list(live.exclude(pk__in=helping).order_by("id"))
+    now = timezone.now()
+    _demo_ideas_seed(now)
+    if not customers:
+        return 0
+    first, last = now - timedelta(days=41), now - timedelta(hours=6)
+    made = 0
+    plan = [
+        (answer, first + (last - first) * n / (len(DEMO_ANSWERS) - 1))
+        for n, answer in enumerate(DEMO_ANSWERS)
+    ] + [(None, now - timedelta(hours=30 + 14 * k)) for k in range(DEMO_UNANSWERED)]
+    for n, (answer, answered_at) in enumerate(plan):
+        survey = surveys[answer[0] if answer else ("nps", "csat")[n % 2]]
+        customer = customers[n % len(customers)]
+        invited_at = answered_at - timedelta(days=1, hours=3)
+        consent_set(
+            actor=None,
+            customer=customer,
+            channel=survey.channel,
+            purpose="feedback",
+            granted=True,
+            source="demo: agreed to feedback surveys",
+            at=invited_at - timedelta(days=30),
+        )
+        invitation = survey_invite(
+            survey=survey, customer=customer, trigger_key=f"demo:{n}", now=invited_at
+        )
+        if invitation is None or invitation.status != SurveyInvitation.Status.SCHEDULED:
+            continue  # made by an earlier run
+        sent_at = invitation.send_after
+        if _demo_can_send(survey.channel):
+            if invitation_send(invitation_id=invitation.pk, now=sent_at) != "sent":
+                continue  # suppressed, with its reason (an open case, the quiet period)
+        else:
+            SurveyInvitation.objects.filter(pk=invitation.pk).update(
+                status=SurveyInvitation.Status.SENT, channel=survey.channel, sent_at=sent_at
+            )
+        if answer is None:
+            continue  # not answered (yet)
+        _, score, comment, contact_allowed = answer
+        response_submit(
+            token=invitation_token(invitation),
+            score=score,
+            comment=comment,
+            contact_allowed=contact_allowed,
+            now=answered_at,
+        )
+        made += 1
+    for n, (days_ago, text) in enumerate(DEMO_POSTS):
+        interaction_log(
+            actor=None,
+            customer=customers[(n * 3) % len(customers)],
+            channel=Channel.SOCIAL,
+            direction=Interaction.Direction.INBOUND,
+            summary=text[:80],
+            body=text,
+            occurred_at=now - timedelta(days=days_ago, hours=n),
+            external_id=f"demo-post-{n}",
+        )
+    mentions_scan(now=now)
+    return made
+
+
+def _demo_ideas_seed(now) -> None:
+    User = get_user_model()
+    authors = [User.objects.get(username=name) for name in ("service", "operations", "sales")]
+    supervisor = User.objects.get(username="supervisor")
+    for n, (title, description, status, days_ago, took, note) in enumerate(DEMO_IDEAS):
+        if Idea.objects.filter(title=title).exists():
+            continue
+        author = authors[n % len(authors)]
+        idea = idea_submit(
+            actor=author,
+            title=title,
+            description=description,
+            team=Team.objects.filter(group__user=author).first(),
+        )
+        for step in IDEA_PATH[status]:
+            idea = idea_move(
+                actor=supervisor, idea=idea, status=step, note=note if step == "declined" else ""
+            )
+        # Back-date it, so the board's time to implementation has something to measure.
+        submitted = now - timedelta(days=days_ago)
+        changed = submitted + timedelta(days=took or max(days_ago // 2, 1))
+        Idea.objects.filter(pk=idea.pk).update(
+            submitted_at=submitted,
+            status_changed_at=changed if IDEA_PATH[status] else submitted,
+            implemented_at=changed if status == "implemented" else None,
+        )

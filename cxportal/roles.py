@@ -186,7 +186,7 @@ API_SCOPES: dict[str, str] = {
     "cases:write": "Open, update, assign, reply to, resolve and reopen cases",
     "disruptions:read": "Read scheduled and active disruptions (public facts only)",
     "feedback:read": "Read surveys, responses, the scorecard, themes and ideas",
-    "feedback:write": "Invite customers to surveys and submit ideas",
+    "feedback:write": "Invite customers to surveys",
     "campaigns:read": "Read segments, campaigns and their reports",
     "campaigns:write": "Report conversions of campaign messages",
     "contact_gate:read": "Ask the contact gate whether a customer may be contacted",

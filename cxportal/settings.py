@@ -238,6 +238,11 @@ SPECTACULAR_SETTINGS = {
         "SurveyInvitationStatusEnum": "feedback.models.SurveyInvitation.Status",
         "ResponseCategoryEnum": "feedback.models.Response.Category",
         "IdeaStatusEnum": "feedback.models.Idea.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
+        "ReviewDecisionEnum": "campaigns.models.ReviewComment.Decision",
+        "OpportunityStageEnum": "campaigns.models.Opportunity.Stage",
+        "GateReasonEnum": "campaigns.gate.REASONS",
     },
 }
 

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("cases.api.urls")),
     path("", include("feedback.api.urls")),
+    path("", include("campaigns.api.urls")),
     path("", include("cxportal.api.webhooks")),
 ]
 

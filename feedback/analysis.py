@@ -12,7 +12,6 @@ from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-
 #: Words VADER scores as positive that, written to a service, ask for something rather than
 #: praise it: "please help, my order has not arrived!" is a complaint (+0.60 with them,
 #: -0.52 without). Found on real customer-support posts (docs/feedback.md).

@@ -26,8 +26,7 @@ SHORT_WORDS = 3
 _HANDLE_OR_LINK = re.compile(r"@\w+|https?://\S+")
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’])+")
 # Words that say nothing about a topic (English function words and chat fillers).
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are aren't as at be because
+_STOPWORDS = """a about above after again against all also am an and any are aren't as at be because
     been before being below between both but by can can't cannot could couldn't did didn't do
     does doesn't doing don't done down during each even few for from further get gets getting
     got had hadn't has hasn't have haven't having he her here hers him his how i i'd i'll i'm
@@ -37,8 +36,8 @@ STOPWORDS = frozenset(
     these they they're this those through to too u under until up ur us very via want was
     wasn't way we we're well were what what's when where which while who why will with won't
     would wouldn't yes yet you you're your yours hi hey hello im dont cant amp thing things
-    going go make made say said back""".split()
-)
+    going go make made say said back"""
+STOPWORDS = frozenset(_STOPWORDS.split())
 
 
 @dataclass(frozen=True)
@@ -113,9 +112,7 @@ class ThemeCheck:
         """The words most posts without a theme use (each post counts a word once)."""
         counts: Counter[str] = Counter()
         for post in self.unmatched:
-            counts.update(
-                {w for w in _words(post.text) if len(w) >= 3 and w not in STOPWORDS}
-            )
+            counts.update({w for w in _words(post.text) if len(w) >= 3 and w not in STOPWORDS})
         return counts.most_common(limit)
 
 

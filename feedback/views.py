@@ -236,6 +236,7 @@ def trend_chart(table: dict, weeks: list[datetime], kind: str) -> dict:
             point = {
                 "x": round(PAD_L + i * step, 1),
                 "y": y(score.value),
+                "few": score.n < SMALL_SAMPLE,
                 "label": f"{name}, week of {start:%-d %b}: {score_text(score)} (n={score.n})",
             }
             points.append(point)
@@ -289,6 +290,7 @@ def trend_chart(table: dict, weeks: list[datetime], kind: str) -> dict:
         "label_y": CHART_H - 8,
         "lines": lines,
         "hidden_groups": max(0, len(groups) - CHART_GROUPS),
+        "has_few": any(p["few"] for line in lines for p in line["points"]),
     }
 
 
@@ -392,6 +394,14 @@ def scorecard_csv_view(request: HttpRequest) -> HttpResponse:
 
 
 # --- Themes -------------------------------------------------------------------------------
+#: A theme is rising when this week has at least this many times a usual week (or it is new).
+RISING = 1.5
+
+
+def is_rising(trend) -> bool:
+    return trend.this_week > 0 and (trend.rise is None or trend.rise >= RISING)
+
+
 def theme_chart(trends: list) -> dict | None:
     """Horizontal bars: each theme's count this week, with a mark at a usual week."""
     shown = sorted(trends, key=lambda t: (-t.this_week, -t.weekly_before, t.name))[:THEME_BARS]
@@ -413,7 +423,7 @@ def theme_chart(trends: list) -> dict | None:
                 "this_week": t.this_week,
                 "usual": f"{t.weekly_before:g}",
                 "n_x": label_w + bar_w + 10,
-                "rising": t.rise is None and t.this_week > 0 or (t.rise or 0) >= 1.5,
+                "rising": is_rising(t),
             }
         )
     return {
@@ -432,10 +442,11 @@ def themes_view(request: HttpRequest) -> HttpResponse:
     they say about the fastest risers."""
     now = timezone.now()
     trends = theme_trends(now=now)
-    risers = [t for t in trends if t.this_week and (t.rise is None or t.rise > 1)]
-    risers = risers[:RISERS_WITH_EXAMPLES]
+    risers = [t for t in trends if is_rising(t)][:RISERS_WITH_EXAMPLES]
     examples = theme_examples_by_theme(theme_ids=[t.theme_id for t in risers], limit=3)
-    with_examples = [{"trend": t, "examples": examples.get(t.theme_id, [])} for t in risers]
+    with_examples = [
+        {"trend": t, "examples": list(dict.fromkeys(examples.get(t.theme_id, [])))} for t in risers
+    ]
     context = {
         "tabs": tabs(request.user, "themes"),
         "trends": trends,
@@ -443,7 +454,7 @@ def themes_view(request: HttpRequest) -> HttpResponse:
         "chart": theme_chart(trends),
         "week_start": now - timedelta(days=7),
         "before_start": now - timedelta(days=35),
-        "may_edit": request.user.has_perm("feedback.change_theme"),
+        "rising": RISING,
     }
     return render(request, "feedback/themes.html", context)
 
@@ -518,7 +529,7 @@ def _decorate_responses(responses) -> list[Response]:
     for response in responses:
         response.sentiment_label = sentiment_label(response.sentiment)
         response.kind_short = KIND_LABELS.get(response.kind, response.kind)
-        response.channel_label = group_label("channel", response.channel) if response.channel else ""
+        response.channel_label = group_label("channel", response.channel).replace("—", "")
         response.is_low = response.category in (
             Response.Category.DETRACTOR,
             Response.Category.DISSATISFIED,
@@ -613,6 +624,9 @@ def response_follow_up_view(request: HttpRequest, response_id: int) -> HttpRespo
 
 
 # --- Ideas --------------------------------------------------------------------------------
+OPEN_IDEAS = (Idea.Status.SUBMITTED, Idea.Status.REVIEWING, Idea.Status.IMPLEMENTING)
+
+
 def _decorate_ideas(ideas, user) -> list[Idea]:
     ideas = list(ideas)
     may_move = user.has_perm("feedback.change_idea")
@@ -685,9 +699,19 @@ def ideas_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "status": status,
             "statuses": [
-                {"value": value, "label": label, "count": board.by_status.get(value, 0)}
+                {
+                    "value": value,
+                    "label": label,
+                    "count": board.by_status.get(value, 0),
+                    "open": value in OPEN_IDEAS,
+                }
                 for value, label in Idea.Status.choices
             ],
+            "open_count": sum(board.by_status.get(value, 0) for value in OPEN_IDEAS),
+            "open_detail": " · ".join(
+                f"{board.by_status.get(value, 0)} {Idea.Status(value).label.lower()}"
+                for value in OPEN_IDEAS
+            ),
             "total": sum(board.by_status.values()),
             "may_submit": request.user.has_perm("feedback.add_idea"),
             "may_move": request.user.has_perm("feedback.change_idea"),

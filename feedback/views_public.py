@@ -6,7 +6,7 @@ score against the survey's scale and records the answer once. A link that cannot
 answered (cut off or tampered with, already answered, expired) explains itself: 404 for a
 link that is not one of ours, 410 Gone for one that was used or has closed. Every answer
 of these pages is private to the customer: never cached, never indexed, and the link
-(which holds the token) is not sent on as a referrer.
+(which holds the token) is never sent to another site as a referrer.
 """
 
 from django.core.exceptions import ValidationError
@@ -31,7 +31,8 @@ STATUS = {"invalid": 404, "gone": 410, "answered": 410, "expired": 410}
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": browsers then send "Origin: null" with the form, which CSRF refuses.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

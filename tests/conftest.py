@@ -90,3 +90,35 @@ def broker(tmp_path):
 
     with readable_broker(tmp_path) as queued:
         yield queued
+
+
+@pytest.fixture
+def broker_at():
+    """``broker_at(url)`` points this process's Celery app at a broker; restored after."""
+    from cxportal.celery import app
+    from tests.support.services import use_broker
+
+    old = app.conf.broker_url, app.conf.broker_transport_options
+    yield lambda url: use_broker(app, url, {})
+    use_broker(app, *old)
+
+
+@pytest.fixture
+def own_redis():
+    """A redis-server of this test's own on a free port: no other test run can flush or
+    read its queues (two suites at once on one machine must not share a broker db)."""
+    import shutil
+
+    from tests.support.services import (
+        free_port,
+        missing_service,
+        process_stop,
+        redis_server_start,
+    )
+
+    if shutil.which("redis-server") is None:
+        missing_service("redis-server is not installed")
+    port = free_port()
+    proc = redis_server_start(port)
+    yield f"redis://127.0.0.1:{port}/0"
+    process_stop(proc)

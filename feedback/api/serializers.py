@@ -201,9 +201,7 @@ class ResponseOutputSerializer(serializers.ModelSerializer):
             "follow_up_outcome",
             "follow_up_by",
         ]
-        read_only_fields = [
-            f for f in fields if f not in ("follow_up_outcome", "follow_up_by")
-        ]
+        read_only_fields = [f for f in fields if f not in ("follow_up_outcome", "follow_up_by")]
         extra_kwargs = {
             "sentiment": {"help_text": "VADER compound score of the comment, -1 to 1."},
             "region": {"help_text": "The customer's region when they answered."},

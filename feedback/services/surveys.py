@@ -321,11 +321,17 @@ def _themes_of(text: str) -> list[int]:
 
 @transaction.atomic
 def response_submit(
-    *, token: str, score: Any, comment: str = "", contact_allowed: bool = False
+    *,
+    token: str,
+    score: Any,
+    comment: str = "",
+    contact_allowed: bool = False,
+    now: datetime | None = None,
 ) -> Response:
     """Record an answer from the public page. ValidationError for a score outside the
-    survey's scale or an unusable comment; LinkProblem for a bad, expired or used link."""
-    invitation = invitation_from_token(token)
+    survey's scale or an unusable comment; LinkProblem for a bad, expired or used link.
+    ``now`` (the time of the answer) is for data made after the fact, like the demo's."""
+    invitation = invitation_from_token(token, now=now)
     invitation = (
         SurveyInvitation.objects.select_for_update(of=("self",))
         .select_related("survey", "customer", "case")
@@ -349,7 +355,7 @@ def response_submit(
         errors["comment"] = [problem]
     if errors:
         raise ValidationError(errors)
-    now = timezone.now()
+    now = now or timezone.now()
     customer = invitation.customer
     response = Response.objects.create(
         survey=survey,

@@ -207,7 +207,8 @@ def test_recompute_service_works_in_batches_and_picks_a_new_policy(boss):
     assert len(updates) == 3  # one bulk_update per batch of two
     # Per batch: the cases, their histories, the update; policy, calendar and risk share
     # are looked up once for the whole run.
-    more = [open_case(now=opened, priority="high") for _ in range(5)]
+    for _ in range(5):
+        open_case(now=opened, priority="high")
     with CaptureQueriesContext(connection) as again:
         assert case_sla_recompute_team(actor=boss, team=team(), batch_size=10) == 10
     assert len(again.captured_queries) <= len(ctx.captured_queries)

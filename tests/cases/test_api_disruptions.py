@@ -342,14 +342,23 @@ def test_list_query_count_is_pinned_for_staff(staff, ops, network):
 
 
 def test_retrieve_query_count_does_not_grow_with_updates(
-    partner, api_as, ops, network, django_assert_num_queries
+    partner, staff, ops, network, django_assert_num_queries
 ):
     disruption = declare(ops, [network["bank"], network["oval"]])
     client = partner(["disruptions:read"])
+    user = staff("marketing")
     assert client.get(URL).status_code == 200  # caches the key
     url = f"{URL}{disruption.pk}/"
+
+    def staff_get() -> list[dict]:
+        reader = fresh_client(user)
+        # user perms, group perms, the disruption, its places, its updates
+        with django_assert_num_queries(5):
+            return reader.get(url).json()["updates"]
+
     with django_assert_num_queries(3):  # the disruption, its places, its updates
         assert len(client.get(url).json()["updates"]) == 1
+    assert len(staff_get()) == 1
     for i in range(10):
         disruption = disruption_update(
             actor=ops,
@@ -360,3 +369,4 @@ def test_retrieve_query_count_does_not_grow_with_updates(
         )
     with django_assert_num_queries(3):
         assert len(client.get(url).json()["updates"]) == 11
+    assert [u["staff_guidance"] for u in staff_get()] == [GUIDANCE] * 11

@@ -372,7 +372,7 @@ def test_the_360_page_shows_open_care_flags(client, ops, agent, staff):
     (flag,) = CareFlag.objects.all()
     html = as_user(client, ops).get(f"/customers/{customer.pk}/").content.decode()
     panel = panel_html(html, "Care flags")
-    assert "Late express order" in panel and "Express order EXP-000 is late" in panel
+    assert "Late express order" in panel and "Order <strong>EXP-000</strong>, promised" in panel
     assert f'href="/care/{flag.pk}/"' in panel
     # Service sees the flag but it is operations' to work.
     panel = panel_html(

@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import time
 
 import pytest
@@ -26,8 +25,8 @@ from tests.support.services import (
     celery_worker,
     free_port,
     missing_service,
-    redis_reachable,
-    use_broker,
+    process_stop,
+    redis_server_start,
     wait_for,
 )
 
@@ -37,16 +36,6 @@ EVENTS = 2000
 NUMBERS = 500  # customers: several messages each, so workers race to resolve new numbers
 
 
-@pytest.fixture
-def broker_at():
-    """``broker_at(url)`` points this process's Celery app at a broker; restored after."""
-    from cxportal.celery import app
-
-    old = app.conf.broker_url, app.conf.broker_transport_options
-    yield lambda url: use_broker(app, url, {})
-    use_broker(app, *old)
-
-
 def processed() -> int:
     return InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED).count()
 
@@ -54,18 +43,6 @@ def processed() -> int:
 def in_flight() -> bool:
     """A processing attempt was counted but has not finished."""
     return InboundEvent.objects.filter(status=InboundEvent.Status.PENDING, attempts__gte=1).exists()
-
-
-@pytest.fixture
-def own_redis():
-    """A redis-server of this test's own on a free port: no other test run can flush or
-    read its queues (two suites at once on one machine must not share a broker db)."""
-    if shutil.which("redis-server") is None:
-        missing_service("redis-server is not installed")
-    port = free_port()
-    proc = _start_redis(port)
-    yield f"redis://127.0.0.1:{port}/0"
-    _stop(proc)
 
 
 def test_worker_sigkilled_mid_run_still_processes_every_event_exactly_once(
@@ -129,36 +106,6 @@ def test_worker_sigkilled_mid_run_still_processes_every_event_exactly_once(
     assert redelivered >= 1, "the killed task was never delivered again"
 
 
-def _start_redis(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(
-        lambda: redis_reachable(f"redis://127.0.0.1:{port}/0"), timeout=20, what="redis-server"
-    )
-    return proc
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(10)
-
-
 def test_webhooks_are_accepted_while_redis_is_down_and_processed_when_it_returns(
     broker_at, tmp_path
 ):
@@ -166,12 +113,12 @@ def test_webhooks_are_accepted_while_redis_is_down_and_processed_when_it_returns
         missing_service("redis-server is not installed")
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
-    redis = _start_redis(port)
+    redis = redis_server_start(port)
     try:
         broker_at(url)
         source = sms_source()
         client = Client()
-        _stop(redis)  # the broker goes away during webhook traffic
+        process_stop(redis)  # the broker goes away during webhook traffic
 
         timings = []
         for n in range(20):
@@ -183,10 +130,10 @@ def test_webhooks_are_accepted_while_redis_is_down_and_processed_when_it_returns
         assert statistics.median(timings) < 1.0, timings
         assert InboundEvent.objects.filter(status="pending", enqueued_at=None).count() == 20
 
-        redis = _start_redis(port)  # it comes back (empty: it persisted nothing)
+        redis = redis_server_start(port)  # it comes back (empty: it persisted nothing)
         assert inbox_sweep(older_than_seconds=0) == 20
         with celery_worker(broker_url=url, queues="ingest", log_path=tmp_path / "worker.log"):
             wait_for(lambda: processed() == 20, timeout=120, what="the backlog to be processed")
         assert Interaction.objects.count() == 20
     finally:
-        _stop(redis)
+        process_stop(redis)

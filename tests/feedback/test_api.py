@@ -3,13 +3,11 @@ unless the customer allowed contact), the weekly scorecard, theme trends and ide
 is a 400 on its field with nothing written; query counts pinned.
 
 Answers are made as customers make them: invited (``survey_invite``), sent by email through a
-real SMTP channel (``invitation_send``), answered on the signed link (``response_submit``).
-Only the clock is moved, to answer in earlier weeks."""
+real SMTP channel (``invitation_send``), answered on the signed link (``response_submit``),
+at the time the test names (``now``) when it needs earlier weeks."""
 
-import contextlib
 import itertools
 from datetime import datetime, timedelta
-from unittest import mock
 
 import pytest
 from django.db import connection
@@ -104,15 +102,6 @@ def person(actor, *, region: str = "North", consent: bool = True):
     return customer
 
 
-@contextlib.contextmanager
-def clock(when: datetime | None):
-    if when is None:
-        yield
-        return
-    with mock.patch("django.utils.timezone.now", return_value=when):
-        yield
-
-
 def answer(
     actor,
     s: Survey,
@@ -125,15 +114,17 @@ def answer(
 ) -> Response:
     """A new customer invited, sent the link by email, answering it (at ``when``)."""
     customer = person(actor, region=region)
-    with clock(when):
-        invitation = survey_invite(survey=s, customer=customer, trigger_key=f"test:{customer.pk}")
-        assert invitation_send(invitation_id=invitation.pk) == "sent"
-        return response_submit(
-            token=invitation_token(invitation),
-            score=score,
-            comment=comment,
-            contact_allowed=contact,
-        )
+    now = when or timezone.now()
+    key = f"test:{customer.pk}"
+    invitation = survey_invite(survey=s, customer=customer, trigger_key=key, now=now)
+    assert invitation_send(invitation_id=invitation.pk, now=now) == "sent"
+    return response_submit(
+        token=invitation_token(invitation),
+        score=score,
+        comment=comment,
+        contact_allowed=contact,
+        now=now,
+    )
 
 
 # --- Surveys and invitations --------------------------------------------------------------
@@ -250,9 +241,7 @@ def test_an_inactive_survey_invites_nobody(partner, boss):
     assert written() == before
 
 
-def test_invitations_say_how_each_fared_and_never_time_an_anonymous_answer(
-    api_as, boss, email
-):
+def test_invitations_say_how_each_fared_and_never_time_an_anonymous_answer(api_as, boss, email):
     s = survey(quiet_period_days=0)
     kept = answer(boss, s, 9, contact=True)
     anonymous = answer(boss, s, 3, comment="Slow", contact=False)
@@ -286,8 +275,7 @@ def test_invitations_say_how_each_fared_and_never_time_an_anonymous_answer(
 def test_walking_the_invitation_pages_sees_each_once(api_as, boss):
     s = survey()
     made = [
-        survey_invite(survey=s, customer=person(boss), trigger_key=f"case:{n}").pk
-        for n in range(5)
+        survey_invite(survey=s, customer=person(boss), trigger_key=f"case:{n}").pk for n in range(5)
     ]
     client = api_as("supervisor")
     seen, url = [], f"/api/v1/surveys/{s.pk}/invitations/?page_size=2"
@@ -301,9 +289,7 @@ def test_walking_the_invitation_pages_sees_each_once(api_as, boss):
 # --- Responses ----------------------------------------------------------------------------
 
 
-def test_a_response_shows_its_customer_only_when_contact_was_allowed(
-    api_as, partner, boss, email
-):
+def test_a_response_shows_its_customer_only_when_contact_was_allowed(api_as, partner, boss, email):
     Theme.objects.create(name="Delivery", keywords=["delivery", "late"])
     s = survey()
     kept = answer(boss, s, 2, comment="The delivery was late again.", contact=True)
@@ -435,7 +421,11 @@ def test_the_scorecard_gives_weekly_rows_by_dimension_and_the_totals(api_as, par
         return [(r["week"] == this_week.date().isoformat(), r["group"], r["n"]) for r in rows]
 
     assert groups("region") == [(False, "North", 3), (True, "South", 2)]
-    assert groups("team") == [(False, "Service", 3), (True, "Sales", 1), (True, "Service", 1)]
+    assert groups("team") == [
+        (False, "Customer service", 3),
+        (True, "Customer service", 1),
+        (True, "Sales", 1),
+    ]
     assert groups("survey") == [
         (False, "After your case", 3),
         (True, "After your case", 1),
@@ -615,10 +605,10 @@ def test_response_list_and_detail_query_counts_are_pinned(staff, partner, boss, 
     make(27)
     assert _count(fresh_client(user), "/api/v1/responses/") == (4, 30)
     assert _count(key, "/api/v1/responses/") == (2, 30)
-    one = Response.objects.first()
+    one, client = Response.objects.first(), fresh_client(user)
     with CaptureQueriesContext(connection) as ctx:
-        assert fresh_client(user).get(f"/api/v1/responses/{one.pk}/").status_code == 200
-    assert len(ctx) == 4
+        assert client.get(f"/api/v1/responses/{one.pk}/").status_code == 200
+    assert len(ctx) == 4  # perms, the answer, its themes
 
 
 def test_survey_and_invitation_list_query_counts_are_pinned(staff, boss, email):
@@ -669,3 +659,38 @@ def test_scorecard_theme_and_idea_query_counts_are_pinned(staff, boss, email):
     assert _count(fresh_client(user), scorecard) == (4, 30)
     assert _count(fresh_client(user), "/api/v1/themes/") == (7, 30)
     assert _count(fresh_client(user), "/api/v1/ideas/") == (3, 30)
+
+
+# --- Schema -------------------------------------------------------------------------------
+
+
+def test_the_schema_describes_the_feedback_api_and_its_anonymity():
+    from drf_spectacular.generators import SchemaGenerator
+
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    paths, schemas = spec["paths"], spec["components"]["schemas"]
+    for path, methods in [
+        ("/api/v1/surveys/", {"get"}),
+        ("/api/v1/surveys/{id}/", {"get"}),
+        ("/api/v1/surveys/{id}/invitations/", {"get", "post"}),
+        ("/api/v1/responses/", {"get"}),
+        ("/api/v1/responses/{id}/", {"get"}),
+        ("/api/v1/scorecard/", {"get"}),
+        ("/api/v1/themes/", {"get"}),
+        ("/api/v1/ideas/", {"get", "post"}),
+        ("/api/v1/ideas/{id}/", {"get"}),
+        ("/api/v1/ideas/{id}/move/", {"post"}),
+    ]:
+        assert methods == set(paths[path]) - {"parameters"}, path
+    assert "never with a customer id" in paths["/api/v1/responses/"]["get"]["description"]
+    answer_schema = schemas["ResponseOutput"]
+    assert "follow_up_outcome" not in answer_schema["required"]
+    assert "allowed us to contact" in answer_schema["properties"]["customer"]["description"]
+    assert "examples" not in schemas["ThemeTrendOutput"]["required"]
+    invite = paths["/api/v1/surveys/{id}/invitations/"]["post"]
+    assert set(invite["responses"]) == {"200", "201", "204", "400", "404"}
+    scorecard = paths["/api/v1/scorecard/"]["get"]
+    assert {p["name"] for p in scorecard["parameters"]} == {"since", "until", "dimension", "kind"}
+    assert scorecard["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ScorecardOutput"
+    }

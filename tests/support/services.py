@@ -175,3 +175,33 @@ def filesystem_broker_worker(tmp_path: Path) -> Iterator[subprocess.Popen]:
             yield proc
     finally:
         use_broker(app, *old)
+
+
+def redis_server_start(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(
+        lambda: redis_reachable(f"redis://127.0.0.1:{port}/0"), timeout=20, what="redis-server"
+    )
+    return proc
+
+
+def process_stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)

@@ -32,6 +32,12 @@ class Command(BaseCommand):
             default=0,
             help="then seed up to this many cases (nothing is added when there are enough)",
         )
+        parser.add_argument(
+            "--responses",
+            type=int,
+            default=0,
+            help="then seed up to this many survey answers (for the feedback scorecard rows)",
+        )
         parser.add_argument("--repeat", type=int, default=50, help="samples per measure")
         parser.add_argument("--batches", type=int, default=5, help="bulk-ingest batches")
         parser.add_argument("--json", default="var/benchmark.json", help="where to write JSON")
@@ -40,7 +46,7 @@ class Command(BaseCommand):
             choices=ONLY,
             default=None,
             help="measure only this group of rows (care: the care scans and a disruption's "
-            "affected customers)",
+            "affected customers; feedback: the survey scorecard)",
         )
 
     def handle(
@@ -49,6 +55,7 @@ class Command(BaseCommand):
         scale: int,
         cases: int,
         repeat: int,
+        responses: int = 0,
         batches: int,
         json: str,
         only: str | None = None,
@@ -61,6 +68,14 @@ class Command(BaseCommand):
             call_command("seed", customers=missing, stdout=self.stdout, stderr=self.stderr)
         if cases > 0:
             call_command("seed_cases", cases=cases, stdout=self.stdout, stderr=self.stderr)
+        if responses > 0:
+            call_command(
+                "seed_feedback",
+                responses=responses,
+                no_progress=True,
+                stdout=self.stdout,
+                stderr=self.stderr,
+            )
 
         def progress(message: str) -> None:
             print(f"  … {message}", file=sys.stderr, flush=True)

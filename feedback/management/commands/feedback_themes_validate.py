@@ -32,9 +32,9 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file}: no such file.")
         themes = list(
-            Theme.objects.filter(is_active=True).order_by("name").values_list(
-                "pk", "name", "keywords"
-            )
+            Theme.objects.filter(is_active=True)
+            .order_by("name")
+            .values_list("pk", "name", "keywords")
         )
         if not themes:
             raise CommandError(

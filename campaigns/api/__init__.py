@@ -1,0 +1,2 @@
+"""The campaigns REST API: segments, campaigns and their reports, the contact gate,
+conversions and the sales pipeline."""
