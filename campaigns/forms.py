@@ -6,8 +6,9 @@ The segment rule builder edits rules as rows of field / operator / value under a
 "any" switch (``RuleBuilder``); rules that nest groups are edited as JSON instead. Both are
 plain form posts, so saving works without JavaScript; htmx only makes the count live."""
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -47,7 +48,11 @@ FIELD_SPECS: dict[str, dict[str, Any]] = {
         ],
     },
     "last_contact": {"label": "Last contacted us", "kind": "number", "unit": "days"},
-    "nps_category": {"label": "NPS answer (last year)", "kind": "choice", "choices": NPS_CATEGORIES},
+    "nps_category": {
+        "label": "NPS answer (last year)",
+        "kind": "choice",
+        "choices": NPS_CATEGORIES,
+    },
     "orders": {"label": "Orders placed", "kind": "number", "unit": "orders"},
     "order_placed": {"label": "Ordered", "kind": "number", "unit": "days"},
 }
@@ -71,7 +76,7 @@ class RuleRow:
     field: str = "region"
     op: str = "eq"
     value: Any = ""
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -80,6 +85,10 @@ class RuleRow:
     @property
     def ops(self) -> list[tuple[str, str]]:
         return [(op, OP_LABELS[op]) for op in FIELDS.get(self.field, ())]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.value or self.value == [""]
 
     @property
     def multiple(self) -> bool:
@@ -139,11 +148,12 @@ class RuleBuilder:
     groups) the rules as JSON text. ``errors`` holds what is not about one row."""
 
     match: str = "all"
-    rows: list[RuleRow] = field(default_factory=lambda: [RuleRow()])
+    rows: list[RuleRow] = dataclasses.field(default_factory=lambda: [RuleRow()])
     editor: str = "rows"  # or "json"
     json_text: str = ""
-    errors: list[str] = field(default_factory=list)
-    json_errors: list[str] = field(default_factory=list)
+    errors: list[str] = dataclasses.field(default_factory=list)
+    json_errors: list[str] = dataclasses.field(default_factory=list)
+    incomplete: list[int] = dataclasses.field(default_factory=list)  # row numbers, from 1
 
     @classmethod
     def from_rules(cls, rules: Any) -> "RuleBuilder":
@@ -183,6 +193,10 @@ class RuleBuilder:
         editor = "json" if data.get("editor") == "json" else "rows"
         return cls(match=match, rows=rows, editor=editor, json_text=data.get("rules_json", ""))
 
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors or self.json_errors or any(row.errors for row in self.rows))
+
     def rules(self) -> dict[str, Any]:
         return {self.match: [row.rule() for row in self.rows]}
 
@@ -198,7 +212,7 @@ class RuleBuilder:
         for JSON that does not parse."""
         return self.json_rules() if self.editor == "json" else self.rules()
 
-    def show_errors(self, problems: dict[str, list[str]]) -> None:
+    def show_errors(self, problems: dict[str, list[str]], *, quiet_empty: bool = False) -> None:
         """``segment_compile``'s errors, keyed by path: ``all.2.value`` goes next to row 2;
         the rest (``all``: no rows) above the rows. In the JSON editor, all of them with
         their path."""
@@ -210,7 +224,10 @@ class RuleBuilder:
             if len(parts) >= 2 and parts[0] == self.match and parts[1].isdigit():
                 index = int(parts[1])
                 if index < len(self.rows):
-                    self.rows[index].errors += messages
+                    if quiet_empty and self.rows[index].is_empty:
+                        self.incomplete.append(index + 1)  # not filled in yet: no alarm
+                    else:
+                        self.rows[index].errors += messages
                     continue
             if path in (self.match, "rules") and not self.rows:
                 self.errors.append("Add at least one condition.")
@@ -376,9 +393,7 @@ class ReviewForm(forms.Form):
 
 # --- Sales -------------------------------------------------------------------------------
 class OpportunityForm(forms.Form):
-    title = forms.CharField(
-        max_length=200, error_messages={"required": "Say what might be sold."}
-    )
+    title = forms.CharField(max_length=200, error_messages={"required": "Say what might be sold."})
     stage = forms.ChoiceField(choices=Opportunity.Stage.choices, initial=Opportunity.Stage.PROSPECT)
     value = forms.DecimalField(
         label="Value",

@@ -75,8 +75,8 @@ PRESSURE_WINDOW = timedelta(days=7)
 
 
 def gate_settings() -> GateSettings:
-    settings = GateSettings.objects.order_by("id").first()
-    return settings or GateSettings.objects.create()
+    """The supervisors' settings, or the defaults (unsaved: reading never writes)."""
+    return GateSettings.objects.order_by("id").first() or GateSettings()
 
 
 def _in_quiet_hours(settings: GateSettings, now: datetime) -> bool:

@@ -56,6 +56,9 @@ class Campaign(models.Model):
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="campaigns")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="campaigns")
+    # The segment's rules as they were when the campaign went to review: the audience
+    # the reviewer approved, whatever the segment becomes later.
+    audience_rules = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     eligible_for_service_follow_up = models.BooleanField(

@@ -7,6 +7,7 @@ A fixed number of queries: the gate's settings and its answer (one query for eve
 reason), and the opportunities."""
 
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from campaigns.gate import contact_gate
 from campaigns.selectors import customer_open_opportunities
@@ -72,7 +73,8 @@ def before_you_call_panel(request, customer):
         "opportunities": opportunities[:PANEL_LIMIT],
         "more": len(opportunities) > PANEL_LIMIT,
         "pipeline_url": reverse("campaigns:pipeline"),
-        "new_url": f"{reverse('campaigns:opportunity_new')}?customer={customer.pk}&next={here}"
+        "new_url": f"{reverse('campaigns:opportunity_new')}?"
+        + urlencode({"customer": customer.pk, "next": here})
         if may_add
         else "",
         "may_edit": user.has_perm("campaigns.change_opportunity"),

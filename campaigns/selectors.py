@@ -39,7 +39,12 @@ def segment_list(*, actor) -> QuerySet[Segment]:
 
 
 def segment_get(*, actor, segment_id: int) -> Segment:
-    return Segment.objects.restrict(actor, "view").select_related("team").get(pk=segment_id)
+    return (
+        Segment.objects.restrict(actor, "view")
+        .select_related("team")
+        .annotate(campaign_count=Count("campaigns"))
+        .get(pk=segment_id)
+    )
 
 
 def segment_choices(*, actor) -> QuerySet[Segment]:

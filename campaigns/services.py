@@ -149,7 +149,8 @@ def _variants_check(variants: list[dict], channel: str) -> list[Variant]:
             required=channel == "email",
             limit=200,
         )
-        weight = data.get("weight", 100 // len(variants))
+        even = 100 // len(variants) + (1 if i < 100 % len(variants) else 0)
+        weight = data.get("weight", even)
         if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= 100:
             errors[f"variants.{i}.weight"] = ["A share from 0 to 100."]
             weight = 0
@@ -234,6 +235,7 @@ def campaign_submit(*, actor: Any, campaign: Campaign, version: int) -> Campaign
         actor=actor,
         allowed=(Status.DRAFT,),
         submitted_at=timezone.now(),
+        audience_rules=campaign.segment.rules,
     )
 
 
@@ -377,8 +379,9 @@ def audience_build(*, campaign: Campaign, now: datetime | None = None) -> int:
     gate's first reason: one ``INSERT … SELECT``. Repeating adds nothing. Returns the
     audience size (queued + suppressed)."""
     now = now or timezone.now()
+    rules = campaign.audience_rules
     customers = gated(
-        segment_customers(campaign.segment.rules),
+        segment_customers(rules if rules is not None else campaign.segment.rules),
         purpose="marketing",
         channel=campaign.channel,
         now=now,

@@ -69,6 +69,7 @@ from campaigns.services import (
     campaign_review,
     campaign_submit,
     opportunity_save,
+    personalize,
     segment_count,
     segment_save,
 )
@@ -181,7 +182,7 @@ def _visible_segment(request: HttpRequest, segment_id: int) -> Segment:
 
 def _live_count(builder: RuleBuilder) -> int | None:
     """The rules' count now, or None with the problems put on the builder (a row's next to
-    the row)."""
+    the row; a row not filled in yet is only noted, not flagged)."""
     try:
         rules = builder.current()
     except ValueError as exc:
@@ -190,7 +191,7 @@ def _live_count(builder: RuleBuilder) -> int | None:
     try:
         return segment_preview(rules=rules)
     except ValidationError as exc:
-        builder.show_errors(exc.message_dict)
+        builder.show_errors(exc.message_dict, quiet_empty=True)
         return None
 
 
@@ -235,8 +236,21 @@ def segment_edit_view(request: HttpRequest, segment_id: int | None = None) -> Ht
         if segment is not None:
             count, counted_at = segment.last_count, segment.last_counted_at
     else:
-        form = SegmentForm(request.POST)
-        builder = _builder_action(RuleBuilder.from_post(request.POST), request.POST.get("action", ""))
+        action = request.POST.get("action", "save")
+        # The name is checked only when saving; other buttons just carry it along.
+        form = (
+            SegmentForm(request.POST)
+            if action == "save"
+            else SegmentForm(
+                initial={
+                    "name": request.POST.get("name", ""),
+                    "description": request.POST.get("description", ""),
+                }
+            )
+        )
+        builder = _builder_action(
+            RuleBuilder.from_post(request.POST), request.POST.get("action", "")
+        )
         if request.POST.get("action", "save") == "save":
             if not may_save:
                 raise PermissionDenied("You may not save segments.")
@@ -547,6 +561,11 @@ def _campaign_context(
         for customer in sample:
             customer.gate_words = REASONS.get(customer.gate_reason, "")
         context["sample"] = sample
+        if sample:  # the content as the first of them would read it
+            context["preview_customer"] = sample[0]
+            for variant in context["variants"]:
+                variant.preview_subject = personalize(variant.subject, sample[0])
+                variant.preview_body = personalize(variant.body, sample[0])
     return context
 
 
@@ -674,7 +693,11 @@ def campaign_review_view(request: HttpRequest, campaign_id: int) -> HttpResponse
     except StaleVersion as error:
         return _stale(request, campaign_id, error)
     except ValidationError as error:
-        if "comment" in error.message_dict and data["decision"] == "sent_back":
+        problems = error.message_dict
+        if set(problems) - {"comment"}:  # not a reviewer here, or not in review any more
+            messages.error(request, " ".join(error.messages))
+            return redirect("campaigns:detail", campaign_id)
+        if data["decision"] == "sent_back" and not data["comment"].strip():
             form.add_error("comment", "Say what to change: the marketing team reads this.")
         else:
             _show_errors(form, error)
@@ -791,7 +814,9 @@ def opportunity_create_view(request: HttpRequest) -> HttpResponse:
     except Customer.DoesNotExist:
         raise Http404("No such customer.") from None
     if customer.merged_into_id:
-        return redirect(f"{reverse('campaigns:opportunity_new')}?customer={customer.merged_into_id}")
+        return redirect(
+            f"{reverse('campaigns:opportunity_new')}?customer={customer.merged_into_id}"
+        )
     return _opportunity_form_page(request, customer, None)
 
 

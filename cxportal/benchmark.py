@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from datetime import time as dtime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -26,6 +27,17 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from campaigns.models import Campaign, Delivery, GateSettings, Segment
+from campaigns.services import (
+    SEND_BATCH,
+    audience_build,
+    campaign_create,
+    campaign_review,
+    campaign_send_batch,
+    campaign_submit,
+    segment_count,
+    segment_save,
+)
 from cases.care import care_scan
 from cases.disruptions import disruption_affected_compute, disruption_declare
 from cases.models import ACTIVE_STATUSES, CareFlag, Case, DisruptionCustomer
@@ -43,7 +55,7 @@ from customers.models import (
 from customers.services import customer_create
 from customers.services.inbox import inbound_event_process
 from customers.services.inbox_batch import inbound_events_ingest
-from cxportal.models import Team
+from cxportal.models import AuditEvent, Team
 from cxportal.services import api_client_create, teams_ensure_defaults
 from feedback.models import Response as SurveyResponse
 from feedback.selectors import scorecard
@@ -55,7 +67,54 @@ CARE_CHANGES = 1_000  # rows changed before each timed incremental scan: half or
 AFFECTED_SHARE = 0.05  # the benchmark disruption touches places ~5% of customers use
 DELETE_BATCH = 10_000
 #: Row groups ``run(only=...)`` can measure alone.
-ONLY = ("care", "feedback")
+ONLY = ("care", "feedback", "campaigns")
+CAMPAIGN_RUNS = 3  # timed runs of each segment count
+#: Segments a marketer would build on the seeded customers (``customers/seed.py``: five
+#: regions, lifecycle stages, holdings, ~40% with email marketing consent granted).
+CAMPAIGN_SEGMENTS = (
+    (
+        "region + lifecycle stage",
+        {
+            "all": [
+                {"field": "region", "op": "in", "value": ["North", "East"]},
+                {"field": "lifecycle_stage", "op": "in", "value": ["at_risk", "lapsed"]},
+            ]
+        },
+    ),
+    ("has a holding", {"all": [{"field": "holding", "op": "has", "value": "season ticket"}]}),
+    (
+        "contact in 90 days + email marketing consent",
+        {
+            "all": [
+                {"field": "last_contact", "op": "within_days", "value": 90},
+                {
+                    "field": "consent",
+                    "op": "granted",
+                    "value": {"channel": "email", "purpose": "marketing"},
+                },
+            ]
+        },
+    ),
+)
+#: The benchmark campaign's audience: ~27% of customers, before the gate.
+CAMPAIGN_AUDIENCE = {
+    "all": [
+        {"field": "region", "op": "in", "value": ["North", "South"]},
+        {"field": "lifecycle_stage", "op": "in", "value": ["active", "at_risk"]},
+    ]
+}
+CAMPAIGN_VARIANTS = [
+    {
+        "subject": "Spring offers, {first_name}",
+        "body": "Hi {first_name}, our spring offers in {region}: https://brand.example/spring",
+        "weight": 50,
+    },
+    {
+        "subject": "Fresh for spring",
+        "body": "Hello {name}, see what is new: https://brand.example/spring-b",
+        "weight": 50,
+    },
+]
 
 
 @dataclass
@@ -282,6 +341,9 @@ class Benchmark:
         if only == "feedback":
             self._feedback_rows()
             return self.rows
+        if only == "campaigns":
+            self._campaign_rows()
+            return self.rows
         customers = Customer.objects.count()
         interactions_estimate = _table_estimate(Interaction._meta.db_table)
         self.progress(f"database: {customers} customers, ~{interactions_estimate} interactions")
@@ -373,6 +435,7 @@ class Benchmark:
         self._channel_rows()
         self._care_rows()
         self._feedback_rows()
+        self._campaign_rows()
         return self.rows
 
     def _feedback_rows(self) -> None:
@@ -409,6 +472,198 @@ class Benchmark:
                 note=note,
             )
             self._with_sql(row, _scorecard_sql(), [[since, now]])
+
+    # --- campaigns -----------------------------------------------------------------------
+    def _campaign_rows(self) -> None:
+        """Segment count previews, a campaign's audience built with the contact gate (one
+        ``INSERT … SELECT``) and a few send batches of 200. Everything the rows write is
+        deleted after them: the campaign, its deliveries and timeline messages, the segments,
+        their audit entries; the gate settings are put back as they were."""
+        customers = _table_estimate(Customer._meta.db_table)
+        teams_ensure_defaults()
+        marketing = Team.objects.get(slug="marketing")
+        reviewer, created = get_user_model().objects.get_or_create(username="bench-service")
+        if created:
+            reviewer.groups.add(Team.objects.get(slug="service").group)
+        run = uuid.uuid4().hex[:8]
+        audit_mark = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        source, source_created = ChannelSource.objects.get_or_create(
+            slug="bench-email",
+            defaults={
+                "name": "Benchmark email",
+                "kind": ChannelSource.Kind.EMAIL_IMAP,
+                "channel": Customer.Channel.EMAIL,
+                "is_active": True,
+            },
+        )
+        gate, gate_created = GateSettings.objects.order_by("id").first(), False
+        if gate is None:
+            gate, gate_created = GateSettings(), True
+        quiet = (gate.quiet_hours_start, gate.quiet_hours_end)
+        # Quiet hours off for the run (equal start and end): at night they would suppress the
+        # whole audience and leave nothing to send; the gate's SQL is the same either way.
+        gate.quiet_hours_start = gate.quiet_hours_end = dtime(0, 0)
+        gate.save()
+        segments: list[Segment] = []
+        campaign = None
+        try:
+            for label, rules in CAMPAIGN_SEGMENTS:
+                segment = segment_save(
+                    actor=None, name=f"bench-{run} {label}", rules=rules, team=marketing
+                )
+                segments.append(segment)
+                self._segment_count_row(label, segment, customers)
+            audience = segment_save(
+                actor=None,
+                name=f"bench-{run} audience",
+                rules=CAMPAIGN_AUDIENCE,
+                team=marketing,
+            )
+            segments.append(audience)
+            campaign = campaign_create(
+                actor=None,
+                name=f"bench-{run} campaign",
+                team=marketing,
+                channel="email",
+                segment=audience,
+                variants=CAMPAIGN_VARIANTS,
+            )
+            campaign = campaign_submit(actor=None, campaign=campaign, version=campaign.version)
+            campaign = campaign_review(
+                actor=reviewer, campaign=campaign, version=campaign.version, decision="approved"
+            )
+            self._audience_build_row(campaign, customers)
+            self._send_rows(campaign)
+        finally:
+            self._campaign_cleanup(campaign, segments, audit_mark)
+            if source_created:
+                source.delete()
+            if gate_created:
+                gate.delete()
+            else:
+                gate.quiet_hours_start, gate.quiet_hours_end = quiet
+                gate.save()
+
+    def _segment_count_row(self, label: str, segment: Segment, customers: int) -> None:
+        samples, queries = [], 0
+        for _ in range(CAMPAIGN_RUNS):
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                count = segment_count(segment=segment)
+                samples.append(time.perf_counter() - start)
+            queries = max(queries, len(ctx.captured_queries))
+        self._scan_row(
+            f"segment count preview: {label}",
+            samples,
+            queries,
+            f"{count:,} of ~{customers:,} customers, counted {CAMPAIGN_RUNS} times; target < 2 s",
+        )
+
+    def _audience_build_row(self, campaign: Campaign, customers: int) -> None:
+        with CaptureQueriesContext(connection) as ctx:
+            start = time.perf_counter()
+            size = audience_build(campaign=campaign)
+            elapsed = time.perf_counter() - start
+        by_status = dict(
+            Delivery.objects.filter(campaign=campaign)
+            .values("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        reasons = (
+            Delivery.objects.filter(campaign=campaign, status=Delivery.Status.SUPPRESSED)
+            .values("reason")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+            .values_list("reason", "n")
+        )
+        why = ", ".join(f"{reason} {n:,}" for reason, n in reasons) or "none"
+        row = Row(
+            name="campaign audience build with the gate",
+            p50_ms=_ms(elapsed),
+            p95_ms=_ms(elapsed),
+            queries=len(ctx.captured_queries),
+            rate=round(size / elapsed) if elapsed and size else None,
+            note=f"{size:,} of ~{customers:,} customers: "
+            f"{by_status.get(Delivery.Status.QUEUED, 0):,} queued; suppressed: {why}; "
+            "one INSERT … SELECT; target < 30 s",
+            samples=[elapsed],
+        )
+        self.rows.append(row)
+        self.progress(
+            f"{row.name}: {elapsed:.2f} s, {size:,} deliveries ({row.rate} rows/s); {row.note}"
+        )
+
+    def _send_rows(self, campaign: Campaign) -> None:
+        """``campaign_send_batch`` as a worker runs it: the gate asked again, each message
+        written on the timeline (queued) and handed to the broker after the commit."""
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=Campaign.Status.SENDING, started_at=timezone.now()
+        )
+        samples, handled, queries = [], 0, 0
+        for _ in range(self.batches):
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                n = campaign_send_batch(campaign_id=campaign.pk, limit=SEND_BATCH)
+                elapsed = time.perf_counter() - start
+            if not n:
+                break
+            samples.append(elapsed)
+            handled += n
+            queries = max(queries, len(ctx.captured_queries))
+        # No worker picks up the rest: the broker may hold the next batch's task.
+        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.CANCELLED)
+        if not samples:
+            self.progress("no queued deliveries: skipping the send row")
+            return
+        outcome = dict(
+            Delivery.objects.filter(campaign=campaign, interaction__isnull=False)
+            .values("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        at_send = Delivery.objects.filter(campaign=campaign, reason_at_send=True).count()
+        failed = Delivery.objects.filter(campaign=campaign, status=Delivery.Status.FAILED).count()
+        row = Row(
+            name=f"send enqueue rate (batches of {SEND_BATCH})",
+            p50_ms=_ms(statistics.median(samples)),
+            p95_ms=_ms(max(samples)),
+            queries=queries,
+            rate=round(handled / sum(samples)),
+            note=f"deliveries/s: {len(samples)} batches, {handled:,} deliveries: "
+            f"{outcome.get(Delivery.Status.SENT, 0):,} written on the timeline and handed to "
+            f"the broker, {at_send:,} suppressed at send, {failed:,} failed",
+            samples=samples,
+        )
+        self.rows.append(row)
+        self.progress(f"{row.name}: {row.rate} deliveries/s, {row.queries} queries per batch")
+
+    def _campaign_cleanup(self, campaign: Campaign | None, segments: list, audit_mark: int):
+        """Delete the benchmark campaign's deliveries and timeline messages in batches, then
+        the campaign, its segments and the audit entries the rows wrote."""
+        targets = [("segment", s.pk) for s in segments]
+        if campaign is not None:
+            targets.append(("campaign", campaign.pk))
+            deliveries = Delivery.objects.filter(campaign=campaign)
+            messages = list(
+                deliveries.filter(interaction__isnull=False).values_list("interaction", flat=True)
+            )
+            while ids := list(deliveries.values_list("id", flat=True)[:DELETE_BATCH]):
+                Delivery.objects.filter(pk__in=ids).delete()
+            for i in range(0, len(messages), DELETE_BATCH):
+                Interaction.objects.filter(pk__in=messages[i : i + DELETE_BATCH]).delete()
+            for i in range(0, len(messages), 1000):
+                AuditEvent.objects.filter(
+                    id__gt=audit_mark,
+                    action="interaction.send",
+                    after__interaction__in=messages[i : i + 1000],
+                ).delete()
+            campaign.delete()
+        for kind, pk in targets:
+            AuditEvent.objects.filter(
+                id__gt=audit_mark, target_type=f"campaigns.{kind}", target_id=str(pk)
+            ).delete()
+        Segment.objects.filter(pk__in=[s.pk for s in segments]).delete()
 
     def _case_rows(self, staff: Client) -> None:
         """The team queue through the API and as a page, and a case page; only when there

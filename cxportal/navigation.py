@@ -21,6 +21,8 @@ SECTIONS = [
     ("Care", "care:queue", "cases.view_careflag", "/care/"),
     ("Disruptions", "disruptions:list", "cases.view_disruption", "/disruptions/"),
     ("Feedback", "feedback:scorecard", "feedback.view_response", "/feedback/"),
+    ("Campaigns", "campaigns:list", "campaigns.view_campaign", "/campaigns/"),
+    ("Sales", "campaigns:pipeline", "campaigns.view_opportunity", "/campaigns/pipeline/"),
     ("Channels", "channels:health", "customers.view_channelsource", "/channels/"),
 ]
 
@@ -35,9 +37,11 @@ def navigation_for(request) -> list[NavItem]:
     if team is not None:
         home = reverse("team_home", args=[team.slug])
         items.append(NavItem("Home", home, path == home))
+    # The longest matching prefix is the active section (/campaigns/pipeline/ is Sales).
+    active = max((p for *_, p in SECTIONS if path.startswith(p)), key=len, default=None)
     for label, url_name, perm, prefix in SECTIONS:
         if perm is None or user.has_perm(perm):
-            items.append(NavItem(label, reverse(url_name), path.startswith(prefix)))
+            items.append(NavItem(label, reverse(url_name), prefix == active))
     if user.is_staff:
         items.append(NavItem("Admin", reverse("admin:index"), path.startswith("/admin/")))
     items.append(NavItem("API docs", reverse("api-docs"), path.startswith("/api/docs")))

@@ -242,7 +242,7 @@ SPECTACULAR_SETTINGS = {
         "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
         "ReviewDecisionEnum": "campaigns.models.ReviewComment.Decision",
         "OpportunityStageEnum": "campaigns.models.Opportunity.Stage",
-        "GateReasonEnum": "campaigns.gate.REASONS",
+        "GateReasonEnum": "campaigns.api.serializers.GATE_REASONS",
     },
 }
 

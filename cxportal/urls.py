@@ -30,6 +30,7 @@ urlpatterns = [
     path("disruptions/", include("cases.urls_disruptions")),
     path("channels/", include("customers.urls_channels")),
     path("feedback/", include("feedback.urls")),
+    path("campaigns/", include("campaigns.urls")),
     # The public survey page customers open from the link we send (no login).
     path("s/<str:token>/", feedback.views_public.answer, name="survey_answer"),
     # Campaign email tracking: an open pixel and signed click redirects (public).

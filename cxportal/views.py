@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from campaigns.selectors import campaigns_in_flight, open_opportunities_home
 from cases.models import CareFlag
 from cases.selectors import (
     care_flag_counts,
@@ -74,6 +75,10 @@ def team_home(request: HttpRequest, slug: str) -> HttpResponse:
         context["care"] = _care_home(user, team)
     if user.has_perm("cxportal.view_auditevent"):
         context["recent_audit"] = list(audit_list()[:10])
+    if user.has_perm("campaigns.view_campaign") and team.slug == "marketing":
+        context["campaigns_home"] = campaigns_in_flight(actor=user)
+    if user.has_perm("campaigns.view_opportunity") and team.slug == "sales":
+        context["sales_home"] = open_opportunities_home(actor=user)
     return render(request, "cxportal/team_home.html", context)
 
 

@@ -7,6 +7,14 @@ from tests.cxportal.factories import UserFactory
 TEAMS = ("service", "marketing", "sales", "operations", "supervisor")
 
 
+def pytest_configure(config):
+    """Test users' passwords are hashed with a fast hasher: PBKDF2's deliberate slowness
+    protects real passwords and would only slow the thousands of test logins."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()  # throttles count per test

@@ -18,6 +18,7 @@ from rest_framework import serializers
 from campaigns.gate import REASONS
 from campaigns.models import Campaign, Delivery, Opportunity, ReviewComment, Segment, Variant
 from campaigns.segments import segment_compile
+from campaigns.selectors import WINNER_MIN_SENT
 from cases.api.serializers import LookupField, assignee_field, id_field
 from customers.api.serializers import StrictInputSerializer
 from customers.models import Customer, Purpose
@@ -26,8 +27,8 @@ from cxportal.models import Team
 from cxportal.selectors import team_list_for_user
 from cxportal.validation import text_problem, validate_datetime
 
-#: Below this many sent messages per variant, click rates are too noisy to name a winner.
-WINNER_MIN_SENT = 30
+#: The gate's reason codes with their words (one enum in the schema: ``GateReasonEnum``).
+GATE_REASONS = list(REASONS.items())
 VERSION_HELP = (
     "The campaign's `version` as you last read it. When someone changed the campaign since, "
     "nothing is written and the answer is 409 (`code: conflict`) with the current version."
@@ -151,6 +152,7 @@ def team_choice() -> LookupField:
 
 class SegmentOutputSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    campaign_count = serializers.IntegerField(read_only=True, help_text="Campaigns made from it.")
 
     class Meta:
         model = Segment
@@ -165,6 +167,7 @@ class SegmentOutputSerializer(serializers.ModelSerializer):
             "updated_at",
             "last_count",
             "last_counted_at",
+            "campaign_count",
         ]
         read_only_fields = fields
         extra_kwargs = {
@@ -256,7 +259,7 @@ class DeliveryCountsSerializer(serializers.Serializer):
 
 
 class SuppressedSerializer(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=list(REASONS), help_text="The gate's reason code.")
+    reason = serializers.ChoiceField(choices=GATE_REASONS, help_text="The gate's reason code.")
     message = serializers.CharField()
     count = serializers.IntegerField()
 
@@ -307,9 +310,7 @@ class FunnelSerializer(serializers.Serializer):
 
 class FollowUpCountsSerializer(serializers.Serializer):
     sent = serializers.IntegerField()
-    opened = serializers.IntegerField()
     clicked = serializers.IntegerField()
-    converted = serializers.IntegerField()
 
 
 class VariantReportSerializer(serializers.Serializer):
@@ -345,7 +346,7 @@ class CampaignReportOutputSerializer(serializers.Serializer):
 
 
 class GateReasonSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=list(REASONS), help_text="The gate's reason code.")
+    code = serializers.ChoiceField(choices=GATE_REASONS, help_text="The gate's reason code.")
     message = serializers.CharField(help_text="The reason in words a person can read.")
 
 

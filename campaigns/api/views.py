@@ -8,10 +8,6 @@ permission each action names (``action_perms``), from their team's default role:
 builds and launches, the service team reviews, sales keeps the pipeline.
 """
 
-from collections import Counter
-from decimal import Decimal
-
-from django.db.models import Count, Sum
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -19,7 +15,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from campaigns.api.serializers import (
-    WINNER_MIN_SENT,
     CampaignCreateInputSerializer,
     CampaignDetailOutputSerializer,
     CampaignLaunchInputSerializer,
@@ -43,9 +38,17 @@ from campaigns.api.serializers import (
     SegmentPreviewOutputSerializer,
     SegmentUpdateInputSerializer,
 )
-from campaigns.gate import REASONS, contact_gate
+from campaigns.gate import contact_gate
 from campaigns.models import Campaign, Delivery, Opportunity, Segment
-from campaigns.segments import segment_customers
+from campaigns.selectors import (
+    WINNER_MIN_SENT,
+    CampaignReport,
+    campaign_list,
+    campaign_report,
+    opportunity_list,
+    segment_list,
+    segment_preview,
+)
 from campaigns.services import (
     campaign_cancel,
     campaign_create,
@@ -75,7 +78,6 @@ CONFLICT = {
     )
 }
 CHANGE, REVIEW = "campaigns.change_campaign", "campaigns.review_campaign"
-SENT, SUPPRESSED = Delivery.Status.SENT, Delivery.Status.SUPPRESSED
 
 
 def _input(serializer_class, request) -> dict:
@@ -90,116 +92,73 @@ def _query(serializer_class, request) -> dict:
     return {k: v for k, v in query.validated_data.items() if v not in (None, "")}
 
 
-# --- Reads (the campaign's messages, counted in one grouped query) ------------------------
+# --- The campaign's messages, as the report selector counts them (one grouped query) -----
 
 
-def delivery_groups(*, campaign_id: int) -> list[dict]:
-    """The campaign's messages counted by variant, status, reason and route, with their
-    engagement: one grouped query (the ``delivery_report`` index), a few dozen rows at
-    most whatever the audience size."""
-    return list(
-        Delivery.objects.filter(campaign_id=campaign_id)
-        .order_by()
-        .values("variant", "status", "reason", "via_follow_up")
-        .annotate(
-            n=Count("id"),
-            opened=Count("opened_at"),
-            clicked=Count("clicked_at"),
-            converted=Count("converted_at"),
-            value=Sum("conversion_value"),
-        )
-    )
-
-
-def _suppressed(counts: Counter) -> list[dict]:
-    order = list(REASONS)
-    ranked = sorted(
-        counts.items(),
-        key=lambda item: (-item[1], order.index(item[0]) if item[0] in order else len(order)),
-    )
-    return [{"reason": code, "message": REASONS.get(code, code), "count": n} for code, n in ranked]
+def _suppressed(report: CampaignReport) -> list[dict]:
+    return [{"reason": r.code, "message": r.words, "count": r.count} for r in report.reasons]
 
 
 def campaign_counted(campaign: Campaign) -> Campaign:
-    """The campaign with ``delivery_counts`` and ``suppressed_by_reason`` set."""
-    counts = dict.fromkeys(Delivery.Status.values, 0)
-    suppressed: Counter = Counter()
-    for group in delivery_groups(campaign_id=campaign.pk):
-        counts[group["status"]] += group["n"]
-        if group["status"] == SUPPRESSED:
-            suppressed[group["reason"]] += group["n"]
-    campaign.delivery_counts = counts
-    campaign.suppressed_by_reason = _suppressed(suppressed)
+    """The campaign (variants prefetched) with ``delivery_counts`` and
+    ``suppressed_by_reason`` set, service follow-ups counted as sent."""
+    report = campaign_report(campaign=campaign)
+    campaign.delivery_counts = {
+        "queued": report.queued,
+        "sent": report.sent + report.follow_up_sent,
+        "failed": report.failed,
+        "suppressed": report.suppressed,
+    }
+    campaign.suppressed_by_reason = _suppressed(report)
     return campaign
 
 
-def campaign_report(campaign: Campaign) -> dict:
-    """The funnel (audience, suppressed by reason, sent, opened, clicked, converted) and the
-    A/B comparison with its winner by click rate."""
-    engagement = ("opened", "clicked", "converted")
-    funnel = dict.fromkeys(["audience", *Delivery.Status.values, *engagement], 0)
-    follow_up = dict.fromkeys([SENT, *engagement], 0)
-    value = Decimal("0")
-    variants = {
-        v.key: {"key": v.key, "weight": v.weight, SENT: 0, **dict.fromkeys(engagement, 0)}
-        for v in campaign.variants.all()
-    }
-    suppressed: Counter = Counter()
-    for group in delivery_groups(campaign_id=campaign.pk):
-        n, state = group["n"], group["status"]
-        if group["via_follow_up"]:
-            follow_up[SENT] += n if state == SENT else 0
-            for name in engagement:
-                follow_up[name] += group[name]
-            continue
-        funnel["audience"] += n
-        funnel[state] += n
-        value += group["value"] or 0
-        if state == SUPPRESSED:
-            suppressed[group["reason"]] += n
-        for name in engagement:
-            funnel[name] += group[name]
-        row = variants.get(group["variant"])
-        if row is not None:
-            row[SENT] += n if state == SENT else 0
-            for name in engagement:
-                row[name] += group[name]
-    rows = sorted(variants.values(), key=lambda r: r["key"])
-    for row in rows:
-        row["click_rate"] = round(row["clicked"] / row[SENT], 4) if row[SENT] else None
-    winner, note = _winner(rows)
+def _rate(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def report_body(campaign: Campaign, report: CampaignReport) -> dict:
     return {
         "campaign": campaign.pk,
         "status": campaign.status,
-        "funnel": {**funnel, "conversion_value": value},
-        "suppressed_by_reason": _suppressed(suppressed),
-        "via_follow_up": follow_up,
-        "variants": rows,
-        "winner": winner,
-        "winner_note": note,
+        "funnel": {
+            "audience": report.audience,
+            "suppressed": report.suppressed,
+            "queued": report.queued,
+            "failed": report.failed,
+            "sent": report.sent,
+            "opened": report.opened,
+            "clicked": report.clicked,
+            "converted": report.converted,
+            "conversion_value": report.value,
+        },
+        "suppressed_by_reason": _suppressed(report),
+        "via_follow_up": {"sent": report.follow_up_sent, "clicked": report.follow_up_clicked},
+        "variants": [
+            {
+                "key": v.key,
+                "weight": v.weight,
+                "sent": v.sent,
+                "opened": v.opened,
+                "clicked": v.clicked,
+                "converted": v.converted,
+                "click_rate": _rate(v.click_rate),
+            }
+            for v in report.variants
+        ],
+        "winner": report.winner,
+        "winner_note": report.winner_note,
     }
-
-
-def _winner(rows: list[dict]) -> tuple[str | None, str]:
-    if len(rows) < 2:
-        return None, "One variant: nothing to compare."
-    if any(row[SENT] < WINNER_MIN_SENT for row in rows):
-        return None, f"Not enough data: each variant needs at least {WINNER_MIN_SENT} sent."
-    rate = {row["key"]: row["clicked"] / row[SENT] for row in rows}
-    best = max(rate.values())
-    leaders = [key for key, r in rate.items() if r == best]
-    if len(leaders) > 1:
-        return None, f"A tie between {', '.join(leaders)}: no winner."
-    return leaders[0], (
-        f"Highest click rate ({best:.1%}) with at least {WINNER_MIN_SENT} sent per variant."
-    )
 
 
 # --- Segments -----------------------------------------------------------------------------
 
 
 @extend_schema_view(
-    list=extend_schema(description="Saved segments, newest first; cursor-paginated."),
+    list=extend_schema(
+        description="Saved segments, newest first, each with how many campaigns use it; "
+        "cursor-paginated."
+    ),
     retrieve=extend_schema(
         description="One segment with its rule and its latest count.",
         responses={200: SegmentOutputSerializer, 404: ERRORS[404]},
@@ -230,7 +189,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     }
 
     def select(self, actor):
-        return Segment.objects.select_related("team").order_by("-id")
+        return segment_list(actor=actor)
 
     def _answer(self, segment: Segment, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=segment.pk)
@@ -276,7 +235,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     @action(detail=False, methods=["post"])
     def preview(self, request):
         data = _input(SegmentPreviewInputSerializer, request)
-        count = segment_customers(data["rules"]).count()
+        count = segment_preview(rules=data["rules"])
         return Response(SegmentPreviewOutputSerializer({"count": count, "errors": {}}).data)
 
     @extend_schema(
@@ -342,12 +301,14 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
         return CampaignOutputSerializer if self.action == "list" else CampaignDetailOutputSerializer
 
     def select(self, actor):
-        qs = Campaign.objects.select_related("team", "segment")
-        if self.action == "list":
+        if self.action != "list":
+            qs = campaign_list(actor=actor)  # one is found by its id alone
+        else:
             query = _query(CampaignQuerySerializer, self.request)
+            qs = campaign_list(actor=actor, status=query.pop("status", None))
             if "team" in query:
                 query["team__slug"] = query.pop("team")
-            return qs.filter(**query)
+            qs = qs.filter(**query)
         if self.action == "retrieve":
             return qs.prefetch_related("variants", "reviews")
         if self.action == "report":
@@ -463,7 +424,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     @action(detail=True, methods=["get"])
     def report(self, request, pk=None):
         campaign = self.get_object()
-        return Response(CampaignReportOutputSerializer(campaign_report(campaign)).data)
+        body = report_body(campaign, campaign_report(campaign=campaign))
+        return Response(CampaignReportOutputSerializer(body).data)
 
 
 # --- The contact gate ---------------------------------------------------------------------
@@ -545,8 +507,8 @@ class ConversionViewSet(ScopedViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        description="Opportunities, newest first, filtered by `stage` and `customer`; "
-        "cursor-paginated. Staff only.",
+        description="Opportunities, newest first: the open ones (prospect, lead, offer) "
+        "unless `stage` names one; `customer` narrows them. Cursor-paginated. Staff only.",
         parameters=[OpportunityQuerySerializer],
         responses={200: OpportunityOutputSerializer(many=True), 400: ERRORS[400]},
     ),
@@ -570,10 +532,11 @@ class OpportunityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
     }
 
     def select(self, actor):
-        qs = Opportunity.objects.select_related("customer", "owner")
-        if self.action == "list":
-            return qs.filter(**_query(OpportunityQuerySerializer, self.request))
-        return qs
+        if self.action != "list":
+            return Opportunity.objects.select_related("customer", "owner")
+        query = _query(OpportunityQuerySerializer, self.request)
+        qs = opportunity_list(actor=actor, stage=query.pop("stage", None))
+        return qs.filter(**query)
 
     def _answer(self, opportunity: Opportunity, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=opportunity.pk)

@@ -161,3 +161,31 @@ def test_a_resolved_case_follow_up_carries_content_only_when_the_gate_allows(
     case_resolve(actor=reviewer, case=complaint, version=complaint.version)
     assert case_follow_up_send(case_id=complaint.pk) is None  # a recent complaint: no pitch
     assert not Delivery.objects.filter(customer=unhappy).exists()
+
+
+def test_the_audience_is_the_one_the_reviewer_saw(marketer, reviewer):
+    from campaigns.services import segment_save
+
+    north = marketable(marketer, 1)
+    marketable(marketer, 2, region="South")
+    c = campaign(marketer)
+    c = campaign_submit(actor=marketer, campaign=c, version=c.version)
+    # The segment is widened after the review started: the campaign keeps its audience.
+    segment_save(
+        actor=marketer,
+        name=c.segment.name,
+        rules={"all": [{"field": "region", "op": "in", "value": ["North", "South"]}]},
+        team=c.team,
+        segment=c.segment,
+    )
+    c = campaign_review(actor=reviewer, campaign=c, version=c.version, decision="approved")
+    c = campaign_launch(actor=marketer, campaign=c, version=c.version)
+    assert list(Delivery.objects.values_list("customer_id", flat=True)) == [north.pk]
+
+
+def test_three_variants_share_the_audience_evenly_by_default(marketer):
+    c = campaign(
+        marketer,
+        variants=[{"subject": f"S{n}", "body": f"Body {n}"} for n in range(3)],
+    )
+    assert [v.weight for v in c.variants.order_by("key")] == [34, 33, 33]

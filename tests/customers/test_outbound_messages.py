@@ -138,7 +138,7 @@ def test_a_message_whose_channel_was_switched_off_fails_with_the_reason(agent, s
     assert smtp.messages == []
 
 
-def test_the_sweeper_resends_started_messages_left_queued(agent, smtp):
+def test_the_sweeper_resends_started_messages_left_queued(agent, smtp, broker):
     mail_source(smtp)
     message = customer_message_send(
         actor=agent, customer=jane(agent), purpose="service", body="Hello"
@@ -147,3 +147,4 @@ def test_the_sweeper_resends_started_messages_left_queued(agent, smtp):
         occurred_at=timezone.now() - timedelta(minutes=30)
     )
     assert outbound_sweep() == 1
+    assert broker() == [("outbound.interaction_send", [message.pk])]

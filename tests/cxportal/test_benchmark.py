@@ -2,12 +2,16 @@
 
 import io
 import json
+import re
+from datetime import time
 
 import pytest
 from django.core.management import call_command
 
+from campaigns.models import Campaign, Delivery, GateSettings, Segment
 from cases.models import CareFlag, CareScan, Case, Disruption, DisruptionCustomer
-from customers.models import Interaction, Order
+from customers.models import ChannelSource, Interaction, Order
+from cxportal.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,6 +24,13 @@ CARE_ROWS = [
     "care scan, full",
     "care scan, incremental after 1,000 changes",
     "disruption affected customers (5% of customers)",
+]
+CAMPAIGN_ROWS = [
+    "segment count preview: region + lifecycle stage",
+    "segment count preview: has a holding",
+    "segment count preview: contact in 90 days + email marketing consent",
+    "campaign audience build with the gate",
+    "send enqueue rate (batches of 200)",
 ]
 ROWS = [
     "360 page (staff, HTML)",
@@ -43,7 +54,7 @@ def test_benchmark_seeds_measures_and_writes_json(tmp_path, capsys):
     captured = capsys.readouterr()
     table = captured.out
     rows = {row["name"]: row for row in json.loads(out.read_text())}
-    assert list(rows) == ROWS + CARE_ROWS
+    assert list(rows) == ROWS + CARE_ROWS + CAMPAIGN_ROWS
     assert "run `manage.py seed_cases --cases N` for the case rows" in captured.err
     for name in ROWS:
         assert name in table
@@ -70,7 +81,7 @@ def test_benchmark_seeds_cases_and_measures_the_case_rows(tmp_path, capsys):
 
     assert Case.objects.count() == 60
     names = [row["name"] for row in json.loads(out.read_text())]
-    assert names == ROWS[:6] + CASE_ROWS + ROWS[6:] + CARE_ROWS
+    assert names == ROWS[:6] + CASE_ROWS + ROWS[6:] + CARE_ROWS + CAMPAIGN_ROWS
     rows = {row["name"]: row for row in json.loads(out.read_text())}
     for name in CASE_ROWS:
         assert rows[name]["p50_ms"] > 0 and rows[name]["queries"] >= 1, name
@@ -106,3 +117,43 @@ def test_only_care_measures_the_care_rows_and_cleans_up(tmp_path, capsys):
     assert {o.pk: (o.promised_by, o.updated_at) for o in Order.objects.all()} == orders
     assert dict(Case.objects.values_list("pk", "updated_at")) == cases
     assert not Disruption.objects.exists() and not DisruptionCustomer.objects.exists()
+
+
+def test_only_campaigns_counts_builds_sends_and_cleans_up(tmp_path, capsys):
+    call_command("seed", customers=200, stdout=io.StringIO())
+    interactions, audit = Interaction.objects.count(), AuditEvent.objects.count()
+    out = tmp_path / "campaigns.json"
+    call_command("benchmark", only="campaigns", repeat=3, batches=2, json=str(out))
+
+    rows = {row["name"]: row for row in json.loads(out.read_text())}
+    assert list(rows) == CAMPAIGN_ROWS
+    for name in CAMPAIGN_ROWS[:3]:
+        assert rows[name]["p50_ms"] > 0 and rows[name]["queries"] >= 1, name
+        assert "customers, counted 3 times; target < 2 s" in rows[name]["note"], name
+    build = rows["campaign audience build with the gate"]
+    assert build["rate"] > 0 and "target < 30 s" in build["note"]
+    assert "queued; suppressed: " in build["note"] and "no_consent" in build["note"]
+    send = rows["send enqueue rate (batches of 200)"]
+    assert send["rate"] > 0 and send["queries"] >= 1
+    assert "written on the timeline and handed to the broker" in send["note"]
+    assert re.search(r": [1-9][\d,]* written", send["note"])  # queued messages, not failed
+    err = capsys.readouterr().err
+    for name in CAMPAIGN_ROWS:
+        assert name in err
+    # Nothing the rows wrote stays: campaign, deliveries, messages, segments, audit entries,
+    # the benchmark email channel and the gate settings.
+    assert not Campaign.objects.exists() and not Delivery.objects.exists()
+    assert not Segment.objects.exists()
+    assert Interaction.objects.count() == interactions
+    assert AuditEvent.objects.count() == audit
+    assert not ChannelSource.objects.filter(slug="bench-email").exists()
+    assert not GateSettings.objects.exists()
+
+
+def test_only_campaigns_puts_the_gate_settings_back(tmp_path):
+    call_command("seed", customers=30, stdout=io.StringIO())
+    GateSettings.objects.create(quiet_hours_start=time(22, 0), quiet_hours_end=time(7, 0))
+    call_command("benchmark", only="campaigns", repeat=3, batches=1, json=str(tmp_path / "c.json"))
+
+    gate = GateSettings.objects.get()
+    assert (gate.quiet_hours_start, gate.quiet_hours_end) == (time(22, 0), time(7, 0))

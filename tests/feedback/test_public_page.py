@@ -1,7 +1,8 @@
 """The public survey page a customer opens from the link we sent: no login, no JavaScript
 (a plain form POST, CSRF-protected), answered once; a used, expired or tampered link
 explains itself; a score off the scale is said on the form and nothing is written. The
-pages are private: never cached, never indexed, the link never sent to another site as a referrer."""
+pages are private: never cached, never indexed, the link never sent to another site as a
+referrer."""
 
 import re
 from datetime import timedelta

@@ -13,7 +13,8 @@ from cxportal.benchmark import ONLY, Benchmark, format_table
 class Command(BaseCommand):
     help = (
         "Measure the 360 page, the timeline API (page 1 and 100), search, bulk ingest and the "
-        "case queues and page, the care scans and a disruption's affected customers on the "
+        "case queues and page, the care scans and a disruption's affected customers, segment "
+        "counts, a campaign's audience and sends on the "
         "current database (fill it first with `manage.py seed --customers N` and "
         "`manage.py seed_cases --cases N`, or pass --scale and --cases). "
         "Prints a table and writes JSON."
@@ -46,7 +47,8 @@ class Command(BaseCommand):
             choices=ONLY,
             default=None,
             help="measure only this group of rows (care: the care scans and a disruption's "
-            "affected customers; feedback: the survey scorecard)",
+            "affected customers; feedback: the survey scorecard; campaigns: segment counts, "
+            "an audience built with the contact gate and send batches)",
         )
 
     def handle(
