@@ -109,11 +109,19 @@ def campaigns_in_flight(*, actor, limit: int = 8) -> dict[str, list[Campaign]]:
     }
 
 
+def campaign_audience_rules(campaign: Campaign) -> Any:
+    """The rules the audience is built from: the segment's as they were when the campaign
+    went to review (what the reviewer approved), else the segment's now."""
+    if campaign.audience_rules is not None:
+        return campaign.audience_rules
+    return campaign.segment.rules
+
+
 def audience_sample(*, campaign: Campaign, limit: int = AUDIENCE_SAMPLE) -> list[Customer]:
     """The newest customers of the campaign's segment, each with ``gate_reason``: what the
     contact gate would say about sending them this campaign now ("" when allowed)."""
     customers = gated(
-        segment_customers(campaign.segment.rules),
+        segment_customers(campaign_audience_rules(campaign)),
         purpose="marketing",
         channel=campaign.channel,
     )

@@ -38,24 +38,13 @@ from cxportal.errors import StaleVersion
 from cxportal.models import Team
 from cxportal.services import actor_label, audit_record
 from cxportal.sql import insert_select
-from cxportal.validation import text_problem
+from cxportal.validation import text_field
 
 SEND_BATCH = 200
 SEND_TASK = "outbound.campaign_send_batch"
 TRACK_SALT = "campaigns.track"
 LINK = re.compile(r"https?://[^\s<>\"')]+")
 Status = Campaign.Status
-
-
-def _text(errors: dict, field: str, value: Any, *, required: bool, limit: int) -> str:
-    value = value.strip() if isinstance(value, str) else ""
-    if required and not value:
-        errors[field] = ["This field is required."]
-    elif len(value) > limit:
-        errors[field] = [f"At most {limit} characters."]
-    elif problem := text_problem(value):
-        errors[field] = [problem]
-    return value
 
 
 # --- segments --------------------------------------------------------------------------------
@@ -70,8 +59,8 @@ def segment_save(
     description: str = "",
 ) -> Segment:
     errors: dict[str, list[str]] = {}
-    name = _text(errors, "name", name, required=True, limit=100)
-    description = _text(errors, "description", description, required=False, limit=300)
+    name = text_field(errors, "name", name, required=True, limit=100)
+    description = text_field(errors, "description", description, required=False, limit=300)
     try:
         segment_compile(rules)
     except ValidationError as exc:
@@ -141,8 +130,10 @@ def _variants_check(variants: list[dict], channel: str) -> list[Variant]:
     built = []
     for i, data in enumerate(variants):
         key = "ABCD"[i]
-        body = _text(errors, f"variants.{i}.body", data.get("body"), required=True, limit=10000)
-        subject = _text(
+        body = text_field(
+            errors, f"variants.{i}.body", data.get("body"), required=True, limit=10000
+        )
+        subject = text_field(
             errors,
             f"variants.{i}.subject",
             data.get("subject", ""),
@@ -175,8 +166,8 @@ def campaign_create(
     follow_up_text: str = "",
 ) -> Campaign:
     errors: dict[str, list[str]] = {}
-    name = _text(errors, "name", name, required=True, limit=150)
-    follow_up_text = _text(errors, "follow_up_text", follow_up_text, required=False, limit=300)
+    name = text_field(errors, "name", name, required=True, limit=150)
+    follow_up_text = text_field(errors, "follow_up_text", follow_up_text, required=False, limit=300)
     if channel not in Campaign.Channel.values:
         errors["channel"] = [f"One of: {', '.join(Campaign.Channel.values)}."]
     if eligible_for_service_follow_up and not follow_up_text:
@@ -259,7 +250,7 @@ def campaign_review(
 ) -> Campaign:
     """The service team comments, approves, or sends it back to draft (with a comment)."""
     errors: dict[str, list[str]] = {}
-    comment = _text(errors, "comment", comment, required=decision != "approved", limit=5000)
+    comment = text_field(errors, "comment", comment, required=decision != "approved", limit=5000)
     if decision not in ReviewComment.Decision.values:
         errors["decision"] = [f"One of: {', '.join(ReviewComment.Decision.values)}."]
     if errors:
@@ -686,7 +677,7 @@ def opportunity_save(
     opportunity: Opportunity | None = None,
 ) -> Opportunity:
     errors: dict[str, list[str]] = {}
-    title = _text(errors, "title", title, required=True, limit=200)
+    title = text_field(errors, "title", title, required=True, limit=200)
     if stage not in Opportunity.Stage.values:
         errors["stage"] = [f"One of: {', '.join(Opportunity.Stage.values)}."]
     amount = None

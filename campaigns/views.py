@@ -44,6 +44,7 @@ from campaigns.segments import MAX_RULES, segment_compile
 from campaigns.selectors import (
     OPEN_STAGES,
     audience_sample,
+    campaign_audience_rules,
     campaign_get,
     campaign_list,
     campaign_report,
@@ -227,6 +228,8 @@ def segment_edit_view(request: HttpRequest, segment_id: int | None = None) -> Ht
     may_save = request.user.has_perm(
         "campaigns.change_segment" if segment else "campaigns.add_segment"
     )
+    if segment is None and not may_save:
+        raise PermissionDenied("You may not build segments.")
     count, counted_at = None, None
     if request.method == "GET":
         form = SegmentForm(
@@ -248,10 +251,8 @@ def segment_edit_view(request: HttpRequest, segment_id: int | None = None) -> Ht
                 }
             )
         )
-        builder = _builder_action(
-            RuleBuilder.from_post(request.POST), request.POST.get("action", "")
-        )
-        if request.POST.get("action", "save") == "save":
+        builder = _builder_action(RuleBuilder.from_post(request.POST), action)
+        if action == "save":
             if not may_save:
                 raise PermissionDenied("You may not save segments.")
             saved = _segment_save(request, form, builder, segment)
@@ -490,11 +491,14 @@ def _visible_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
 
 
 def _audience(campaign: Campaign) -> dict:
-    """Before launch: how many customers the segment holds now (one COUNT query)."""
+    """Before launch: how many customers the audience's rules select now (one COUNT query).
+    Once submitted, those are the segment's rules as reviewed, even if it changed since."""
+    rules = campaign_audience_rules(campaign)
+    context = {"segment_changed": rules != campaign.segment.rules}
     try:
-        return {"segment_count": segment_preview(rules=campaign.segment.rules)}
+        return {**context, "segment_count": segment_preview(rules=rules)}
     except ValidationError:
-        return {"segment_count": None}
+        return {**context, "segment_count": None}
 
 
 def _report(campaign: Campaign) -> dict:

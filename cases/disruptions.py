@@ -45,7 +45,7 @@ from cxportal.broker import publish
 from cxportal.errors import StaleVersion
 from cxportal.outbound_webhooks import webhook_event_publish
 from cxportal.services import actor_label, audit_record
-from cxportal.validation import datetime_problem, text_problem
+from cxportal.validation import datetime_problem, text_field
 
 NOTIFY_BATCH = 200
 NOTIFY_TASK = "outbound.disruption_notify"
@@ -63,20 +63,6 @@ EDITABLE = (
 
 
 # --- validation ----------------------------------------------------------------------------
-def _text(errors: dict, field: str, value: Any, *, required: bool, limit: int) -> str:
-    if not isinstance(value, str):
-        errors[field] = ["Text is needed."]
-        return ""
-    value = value.strip()
-    if required and not value:
-        errors[field] = ["This field is required."]
-    elif len(value) > limit:
-        errors[field] = [f"At most {limit} characters."]
-    elif problem := text_problem(value):
-        errors[field] = [problem]
-    return value
-
-
 def _when(errors: dict, field: str, value: Any, *, required: bool) -> datetime | None:
     if value is None:
         if required:
@@ -95,7 +81,7 @@ def _check(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     if creating or "title" in fields:
-        clean["title"] = _text(errors, "title", fields.get("title"), required=True, limit=200)
+        clean["title"] = text_field(errors, "title", fields.get("title"), required=True, limit=200)
     if creating:
         kind = fields.get("kind")
         if kind not in Disruption.Kind.values:
@@ -120,7 +106,7 @@ def _check(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             errors["accessibility_impact"] = [f"One of: {allowed} (or empty for none)."]
         clean["accessibility_impact"] = impact
     if creating or "accessibility_note" in fields:
-        clean["accessibility_note"] = _text(
+        clean["accessibility_note"] = text_field(
             errors,
             "accessibility_note",
             fields.get("accessibility_note", ""),
@@ -128,7 +114,7 @@ def _check(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             limit=300,
         )
     if creating or "staff_guidance" in fields:
-        clean["staff_guidance"] = _text(
+        clean["staff_guidance"] = text_field(
             errors,
             "staff_guidance",
             fields.get("staff_guidance", ""),
@@ -136,7 +122,7 @@ def _check(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             limit=5000,
         )
     if creating or "public_message" in fields:
-        clean["public_message"] = _text(
+        clean["public_message"] = text_field(
             errors, "public_message", fields.get("public_message"), required=True, limit=1000
         )
     if creating or "places" in fields:
@@ -291,7 +277,7 @@ def disruption_resolve(
     *, actor: Any, disruption: Disruption, version: int, public_message: str, notify: bool = True
 ) -> Disruption:
     errors: dict[str, list[str]] = {}
-    message = _text(errors, "public_message", public_message, required=True, limit=1000)
+    message = text_field(errors, "public_message", public_message, required=True, limit=1000)
     if errors:
         raise ValidationError(errors)
     disruption = _locked(disruption, version)
@@ -449,7 +435,7 @@ def disruption_cases_update(*, actor: Any, disruption: Disruption, body: str) ->
     (a reply on the case's channel, else a message on their preferred one); each case
     records it. Returns how many cases were written to."""
     errors: dict[str, list[str]] = {}
-    body = _text(errors, "body", body, required=True, limit=5000)
+    body = text_field(errors, "body", body, required=True, limit=5000)
     if errors:
         raise ValidationError(errors)
     written = 0

@@ -39,7 +39,7 @@ from customers.services.outbound import interaction_reply_send
 from cxportal.errors import StaleVersion
 from cxportal.models import Team
 from cxportal.services import actor_label, audit_record
-from cxportal.validation import datetime_problem, text_problem
+from cxportal.validation import datetime_problem, text_field
 
 SLA_RISK_SHARE = 0.8  # unless the "SLA at risk" care rule says otherwise
 EDITABLE = ("subject", "description", "category", "priority", "team")
@@ -81,20 +81,6 @@ def _save(case: Case, fields: list[str], *, now: datetime) -> None:
     case.version += 1
     case.updated_at = now
     case.save(update_fields=[*dict.fromkeys(fields), "version", "updated_at"])
-
-
-def _text(errors: dict, field: str, value: Any, *, required: bool, limit: int) -> str:
-    if not isinstance(value, str):
-        errors[field] = ["Text is needed."]
-        return ""
-    value = value.strip()
-    if required and not value:
-        errors[field] = ["This field is required."]
-    elif len(value) > limit:
-        errors[field] = [f"At most {limit} characters."]
-    elif problem := text_problem(value):
-        errors[field] = [problem]
-    return value
 
 
 def _choice(errors: dict, field: str, value: Any, choices) -> str:
@@ -286,8 +272,8 @@ def case_open(
     errors: dict[str, list[str]] = {}
     if customer.merged_into_id or customer.erased_at:
         errors["customer"] = ["This customer was merged or erased: open the case on the live one."]
-    subject = _text(errors, "subject", subject, required=True, limit=200)
-    description = _text(errors, "description", description, required=False, limit=20_000)
+    subject = text_field(errors, "subject", subject, required=True, limit=200)
+    description = text_field(errors, "description", description, required=False, limit=20_000)
     _choice(errors, "category", category, Category)
     _choice(errors, "priority", priority, Priority)
     if interaction is not None and not origin_channel:
@@ -298,7 +284,7 @@ def case_open(
         errors["interaction"] = ["That interaction belongs to another customer."]
     _assignable(errors, assignee)
     deadline = _future(errors, "customer_deadline", customer_deadline, now)
-    reason = _text(
+    reason = text_field(
         errors, "customer_deadline_reason", customer_deadline_reason, required=False, limit=200
     )
     if deadline and not reason:
@@ -351,9 +337,11 @@ def case_update(*, actor: Any, case: Case, version: int, **changes: Any) -> Case
     case = _locked(case, version)
     errors: dict[str, list[str]] = {}
     if "subject" in changes:
-        changes["subject"] = _text(errors, "subject", changes["subject"], required=True, limit=200)
+        changes["subject"] = text_field(
+            errors, "subject", changes["subject"], required=True, limit=200
+        )
     if "description" in changes:
-        changes["description"] = _text(
+        changes["description"] = text_field(
             errors, "description", changes["description"], required=False, limit=20_000
         )
     if "category" in changes:
@@ -420,7 +408,7 @@ def case_status_change(
     """Move the case to another status, if that transition is allowed (``TRANSITIONS``).
     Resolving announces ``case_resolved`` after the commit."""
     errors: dict[str, list[str]] = {}
-    note = _text(errors, "note", note, required=False, limit=20_000)
+    note = text_field(errors, "note", note, required=False, limit=20_000)
     if status not in Status.values:
         errors["status"] = [f"{status!r} is not a status: {', '.join(Status.values)}."]
     if errors:
@@ -498,7 +486,7 @@ def case_note_add(*, actor: Any, case: Case, body: str) -> CaseEvent:
     """An internal note: staff only, never sent to the customer. Notes only add, so they
     need no version."""
     errors: dict[str, list[str]] = {}
-    body = _text(errors, "body", body, required=True, limit=20_000)
+    body = text_field(errors, "body", body, required=True, limit=20_000)
     if errors:
         raise ValidationError(errors)
     case = _locked(case, None)
@@ -592,7 +580,7 @@ def case_deadline_set(
     now = timezone.now()
     errors: dict[str, list[str]] = {}
     deadline = _future(errors, "customer_deadline", deadline, now)
-    reason = _text(errors, "customer_deadline_reason", reason, required=False, limit=200)
+    reason = text_field(errors, "customer_deadline_reason", reason, required=False, limit=200)
     if deadline and not reason:
         errors["customer_deadline_reason"] = ["Say why the customer needs it by then."]
     if errors:

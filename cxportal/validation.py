@@ -95,3 +95,21 @@ def json_sanitized(value: Any) -> Any:
 
 def _text_sanitized(value: str) -> str:
     return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+
+
+def text_field(errors: dict, field: str, value: Any, *, required: bool, limit: int) -> str:
+    """A text input of a service, trimmed; a problem goes into ``errors[field]`` (the
+    service raises them all at once). None counts as empty; another type is refused."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[field] = ["Text is needed."]
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors[field] = ["This field is required."]
+    elif len(value) > limit:
+        errors[field] = [f"At most {limit} characters."]
+    elif problem := text_problem(value):
+        errors[field] = [problem]
+    return value

@@ -9,26 +9,15 @@ from django.utils import timezone
 
 from cxportal.models import Team
 from cxportal.services import actor_label, audit_record
-from cxportal.validation import text_problem
+from cxportal.validation import text_field
 from feedback.models import Idea
-
-
-def _text(errors: dict, field: str, value: Any, *, required: bool, limit: int) -> str:
-    value = value.strip() if isinstance(value, str) else ""
-    if required and not value:
-        errors[field] = ["This field is required."]
-    elif len(value) > limit:
-        errors[field] = [f"At most {limit} characters."]
-    elif problem := text_problem(value):
-        errors[field] = [problem]
-    return value
 
 
 @transaction.atomic
 def idea_submit(*, actor: Any, title: str, description: str = "", team: Team | None = None) -> Idea:
     errors: dict[str, list[str]] = {}
-    title = _text(errors, "title", title, required=True, limit=200)
-    description = _text(errors, "description", description, required=False, limit=5000)
+    title = text_field(errors, "title", title, required=True, limit=200)
+    description = text_field(errors, "description", description, required=False, limit=5000)
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
@@ -49,7 +38,7 @@ def idea_move(*, actor: Any, idea: Idea, status: str, note: str = "") -> Idea:
     """Move an idea on (submitted → reviewing → implementing → implemented, or declined;
     a declined idea may be reviewed again)."""
     errors: dict[str, list[str]] = {}
-    note = _text(errors, "note", note, required=False, limit=300)
+    note = text_field(errors, "note", note, required=False, limit=300)
     if status not in Idea.Status.values:
         errors["status"] = [f"One of: {', '.join(Idea.Status.values)}."]
     if errors:

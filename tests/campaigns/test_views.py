@@ -115,9 +115,9 @@ def test_anonymous_users_are_sent_to_log_in(client):
     ("team", "expected"),
     [
         ("marketing", {"list": 200, "new": 200, "segments": 200, "segment_new": 200, "pipe": 403}),
-        ("service", {"list": 200, "new": 403, "segments": 200, "segment_new": 200, "pipe": 403}),
-        ("sales", {"list": 200, "new": 403, "segments": 200, "segment_new": 200, "pipe": 200}),
-        ("operations", {"list": 200, "new": 403, "segments": 200, "segment_new": 200, "pipe": 403}),
+        ("service", {"list": 200, "new": 403, "segments": 200, "segment_new": 403, "pipe": 403}),
+        ("sales", {"list": 200, "new": 403, "segments": 200, "segment_new": 403, "pipe": 200}),
+        ("operations", {"list": 200, "new": 403, "segments": 200, "segment_new": 403, "pipe": 403}),
         (None, {"list": 403, "new": 403, "segments": 403, "segment_new": 403, "pipe": 403}),
     ],
 )
@@ -237,10 +237,11 @@ def test_the_builder_adds_and_removes_rows_without_javascript(client, marketer):
     html = client.get("/campaigns/segments/new/").content.decode()
     assert html.count('class="rule-row"') == 1
     response = client.post(
-        "/campaigns/segments/new/", rows_post([("region", "eq", "North")], action="add")
+        "/campaigns/segments/new/", rows_post([("region", "eq", "North")], name="", action="add")
     )
     html = response.content.decode()
     assert html.count('class="rule-row"') == 2 and 'value="North"' in html
+    assert "Name the segment." not in html  # only checked when saving
     response = client.post(
         "/campaigns/segments/new/",
         rows_post(
@@ -727,3 +728,17 @@ def test_navigation_marks_sales_on_the_pipeline(client, staff):
     html = client.get("/campaigns/").content.decode()
     nav = re.search(r'<nav class="main".*?</nav>', html, re.S).group(0)
     assert re.search(r'<a href="/campaigns/" class="active"', nav)
+
+
+def test_the_audience_is_the_segment_as_it_was_reviewed(client, marketer, reviewer):
+    for n in range(3):
+        marketable(marketer, n)
+    marketable(marketer, 9, region="South")
+    c = in_review(marketer)
+    Segment.objects.filter(pk=c.segment_id).update(
+        rules={"all": [{"field": "region", "op": "in", "value": ["North", "South"]}]}
+    )
+    as_user(client, reviewer)
+    html = client.get(f"/campaigns/{c.pk}/").content.decode()
+    assert "Audience: 3 customers" in html
+    assert "The segment changed since this campaign was submitted" in html
