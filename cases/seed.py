@@ -22,10 +22,9 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -34,6 +33,7 @@ from django.utils import timezone
 from cases.models import BusinessCalendar, Case, SlaPolicy
 from cases.sla import BusinessHours, sla_compute
 from customers.models import Customer
+from cxportal.bulk import ids_reserve, rows_write
 from cxportal.models import Team
 from cxportal.services import teams_ensure_defaults
 
@@ -535,48 +535,6 @@ def _execute(sql: str, params: list | None = None) -> tuple | None:
         return cursor.fetchone() if cursor.description else None
 
 
-def _reserve_case_ids(n: int) -> list[int]:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence('cases_case', 'id')) "
-                "FROM generate_series(1, %s)",
-                [n],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM cases_case")
-        top = cursor.fetchone()[0]
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = 'cases_case'")
-        row = cursor.fetchone()
-        first = max(top, row[0] if row else 0) + 1
-        return list(range(first, first + n))
-
-
-def _write(table: str, rows: list[tuple]) -> None:
-    if not rows:
-        return
-    columns = TABLES[table]
-    if connection.vendor == "postgresql":
-        raw = connection.connection  # the psycopg 3 connection, inside our transaction
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
-        return
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
-    with connection.cursor() as cursor:
-        for batch in _batched(rows, 2_000):
-            cursor.executemany(sql, batch)
-
-
-def _batched(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
-    it = iter(rows)
-    while batch := list(islice(it, size)):
-        yield batch
-
-
 def _live_customer_ids() -> list[int]:
     return list(
         Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
@@ -630,12 +588,12 @@ def seed_cases(
                 # As customers.seed: the rows point at customers, teams, agents and policies
                 # read just before, so the per-row foreign-key triggers are skipped.
                 _execute("SET LOCAL session_replication_role = replica")
-            ids = _reserve_case_ids(size)
+            ids = ids_reserve("cases_case", size)
             # Deterministic per chunk; a later run does not repeat an earlier run's cases.
             rng = random.Random(seed * 1_000_003 + ids[0])  # noqa: S311 - sample data
             chunk = generator.chunk(ids, rng, position=done, total=missing)
             for table, rows in chunk.items():
-                _write(table, rows)
+                rows_write(table, TABLES[table], rows)
                 result.counts[table] += len(rows)
             if result.skipped_fk_checks:  # back on for anything else in this transaction
                 _execute("SET LOCAL session_replication_role = origin")

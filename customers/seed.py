@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Place
+from cxportal.bulk import ids_reserve, rows_write
 
 DAY = 86_400
 
@@ -791,48 +791,6 @@ def _session(*, pg: bool, skip_triggers: bool) -> None:
         _execute("SET LOCAL session_replication_role = replica")
 
 
-def _reserve_customer_ids(n: int) -> list[int]:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence('customers_customer', 'id')) "
-                "FROM generate_series(1, %s)",
-                [n],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM customers_customer")
-        top = cursor.fetchone()[0]
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = 'customers_customer'")
-        row = cursor.fetchone()
-        first = max(top, row[0] if row else 0) + 1
-        return list(range(first, first + n))
-
-
-def _write(table: str, rows: list[tuple]) -> None:
-    if not rows:
-        return
-    columns = COLUMNS[table]
-    if connection.vendor == "postgresql":
-        raw = connection.connection  # the psycopg 3 connection, inside our transaction
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
-        return
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
-    with connection.cursor() as cursor:
-        for batch in _batched(rows, 2_000):
-            cursor.executemany(sql, batch)
-
-
-def _batched(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
-    it = iter(rows)
-    while batch := list(islice(it, size)):
-        yield batch
-
-
 def seed_customers(
     *,
     customers: int,
@@ -863,13 +821,13 @@ def seed_customers(
         size = min(batch, customers - done)
         with transaction.atomic():
             _session(pg=pg, skip_triggers=result.skipped_fk_checks)
-            ids = _reserve_customer_ids(size)
+            ids = ids_reserve("customers_customer", size)
             # One RNG per chunk, seeded by --seed and the chunk's first id: deterministic for a
             # given database, and a second run does not repeat the first run's people.
             rng = random.Random(seed * 1_000_003 + ids[0])  # noqa: S311 - sample data
             chunk = generator.chunk(ids, rng)
             for table, rows in chunk.items():
-                _write(table, rows)
+                rows_write(table, COLUMNS[table], rows)
                 result.counts[table] += len(rows)
             if result.skipped_fk_checks:  # back on for anything else in this transaction
                 _execute("SET LOCAL session_replication_role = origin")

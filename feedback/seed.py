@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from customers.seed import REGIONS
+from cxportal.bulk import ids_reserve, rows_write
 from cxportal.models import Team
 from cxportal.services import teams_ensure_defaults
 from feedback.analysis import ThemeMatcher, sentiment_of
@@ -155,41 +156,6 @@ def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _reserve_ids(n: int) -> list[int]:
-    table = Response._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, n],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
-        top = cursor.fetchone()[0]
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-        row = cursor.fetchone()
-        first = max(top, row[0] if row else 0) + 1
-        return list(range(first, first + n))
-
-
-def _write(table: str, rows: list[tuple]) -> None:
-    if not rows:
-        return
-    columns = TABLES[table]
-    if connection.vendor == "postgresql":
-        raw = connection.connection  # the psycopg 3 connection, inside our transaction
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 2_000):
-            cursor.executemany(sql, rows[start : start + 2_000])
-
-
 def _pick(rng: random.Random, pairs) -> str:
     return rng.choices([p[0] for p in pairs], [p[1] for p in pairs])[0]
 
@@ -232,7 +198,7 @@ def seed_feedback(
             if pg:  # a seed needs no durability per commit
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            ids = _reserve_ids(size)
+            ids = ids_reserve("feedback_response", size)
             rng = random.Random(seed * 1_000_003 + ids[0])  # noqa: S311 - sample data
             rows, links = [], []
             for k, pk in enumerate(ids, start=done):
@@ -268,8 +234,8 @@ def seed_feedback(
                 )
                 if comment:
                     links += [(pk, theme_id) for theme_id in comment.themes]
-            _write("feedback_response", rows)
-            _write("feedback_response_themes", links)
+            rows_write("feedback_response", TABLES["feedback_response"], rows)
+            rows_write("feedback_response_themes", TABLES["feedback_response_themes"], links)
             result.counts["feedback_response"] += len(rows)
             result.counts["feedback_response_themes"] += len(links)
         done += size
