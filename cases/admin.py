@@ -21,12 +21,10 @@ lists ordered by the primary key, search by number or indexed name, bounded inli
 
 import re
 from datetime import timedelta
-from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
 from django.template.defaultfilters import linebreaks_filter
@@ -67,6 +65,7 @@ from cases.services import (
 from cases.sla import calendar_problems
 from cases.tasks import SLA_RECOMPUTE_TASK
 from customers.models import Customer, Order
+from cxportal.admin_base import AuditedConfigAdmin, ReadOnlyMixin
 from cxportal.broker import publish
 from cxportal.errors import StaleVersion
 from cxportal.models import Team
@@ -80,81 +79,6 @@ RECOMPUTE_HINT = (
     "Open cases keep their due times until their next change: use the action "
     '"Recompute SLA clocks" to apply this to the active cases of {team} now.'
 )
-
-
-class ReadOnlyMixin:
-    """History and records kept by services: viewable, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Team):
-        return value.slug
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-def _snapshot(obj, fields: tuple[str, ...]) -> dict:
-    return {name: _plain(getattr(obj, name)) for name in fields}
-
-
-class AuditedConfigAdmin(admin.ModelAdmin):
-    """Saves and deletes leave an audit event ``<audit_name>.create|update|delete`` with the
-    values before and after (recorded once the inlines are saved too)."""
-
-    audit_name = ""
-    audit_fields: tuple[str, ...] = ()
-
-    def audit_snapshot(self, obj) -> dict:
-        return _snapshot(obj, self.audit_fields)
-
-    def save_model(self, request, obj, form, change):
-        obj._audit_before = (
-            self.audit_snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
-        )
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        obj = form.instance
-        before, after = getattr(obj, "_audit_before", None), self.audit_snapshot(obj)
-        if before == after:
-            return
-        audit_record(
-            actor=request.user,
-            action=f"{self.audit_name}.{'update' if change else 'create'}",
-            target=obj,
-            before=before,
-            after=after,
-        )
-
-    def _audit_delete(self, request, obj) -> None:
-        audit_record(
-            actor=request.user,
-            action=f"{self.audit_name}.delete",
-            target=obj,
-            before=self.audit_snapshot(obj),
-        )
-
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            self._audit_delete(request, obj)
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            for obj in queryset:
-                self._audit_delete(request, obj)
-            super().delete_queryset(request, queryset)
 
 
 class RecomputeSlaMixin:

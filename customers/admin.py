@@ -51,6 +51,7 @@ from customers.services import (
     customer_update,
 )
 from customers.services.core import EDITABLE_FIELDS
+from cxportal.admin_base import ReadOnlyMixin
 
 #: "Merge selected customers" works on a handful of duplicates, never a whole table.
 MERGE_ACTION_MAX = 20
@@ -60,19 +61,6 @@ RECENT_ORDERS_INLINE = 5
 class MergePermissionMixin:
     def has_merge_permission(self, request) -> bool:
         return request.user.has_perm("customers.merge_customer")
-
-
-class ReadOnlyMixin:
-    """History and records kept by services: viewable, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Customer -------------------------------------------------------------------------------

@@ -17,14 +17,13 @@ Built for a million answers: no full COUNT(*) per page, related rows fetched wit
 filters on indexed or small columns.
 """
 
-from typing import Any
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils.html import format_html
 
+from cxportal.admin_base import AuditedConfigAdmin, ReadOnlyMixin, audit_plain
 from cxportal.broker import publish
 from cxportal.services import audit_record
 from feedback.models import Idea, Mention, Response, Survey, SurveyInvitation, Theme
@@ -37,73 +36,10 @@ QUEUE_DOWN = "The task queue is not reachable right now; use the action “{acti
 RECOMPUTE_ACTION = f"Re-theme the last {THEMES_RECOMPUTE_WEEKS} weeks of answers and mentions"
 
 
-def _plain(value: Any) -> Any:
-    """A field's value as the audit log keeps it (a team by its slug, a time as ISO 8601)."""
-    if isinstance(value, models.Model):
-        return getattr(value, "slug", None) or value.pk
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Records the services keep: listed and viewed, never added, edited or deleted here."""
 
-    show_full_result_count = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class AuditedConfigAdmin(admin.ModelAdmin):
-    """Saves and deletes leave an audit event ``<audit_name>.create|update|delete`` with the
-    values before and after."""
-
-    audit_name = ""
-    audit_fields: tuple[str, ...] = ()
-
-    def audit_snapshot(self, obj) -> dict:
-        return {name: _plain(getattr(obj, name)) for name in self.audit_fields}
-
-    def save_model(self, request, obj, form, change):
-        before = self.audit_snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            after = self.audit_snapshot(obj)
-            if before != after:
-                audit_record(
-                    actor=request.user,
-                    action=f"{self.audit_name}.{'update' if change else 'create'}",
-                    target=obj,
-                    before=before,
-                    after=after,
-                )
-        obj._audit_changed = {k for k in after if not before or before.get(k) != after[k]}
-
-    def _audit_delete(self, request, obj) -> None:
-        audit_record(
-            actor=request.user,
-            action=f"{self.audit_name}.delete",
-            target=obj,
-            before=self.audit_snapshot(obj),
-        )
-
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            self._audit_delete(request, obj)
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            for obj in queryset:
-                self._audit_delete(request, obj)
-            super().delete_queryset(request, queryset)
+    show_full_result_count = False  # no COUNT(*) over a million answers per page
 
 
 # --- Surveys ---------------------------------------------------------------------------------
@@ -248,10 +184,10 @@ class ThemeAdmin(AuditedConfigAdmin):
         shown = ", ".join(words[:12])
         return f"{shown} … (+{len(words) - 12})" if len(words) > 12 else shown
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if obj._audit_changed & {"keywords", "is_active"}:
-            self._recompute(request, [obj])
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.instance._audit_changed & {"keywords", "is_active"}:
+            self._recompute(request, [form.instance])
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
@@ -496,7 +432,7 @@ class IdeaAdmin(admin.ModelAdmin):
         with transaction.atomic():
             before = Idea.objects.select_for_update().get(pk=obj.pk)
             edited = {
-                name: _plain(getattr(obj, name))
+                name: audit_plain(getattr(obj, name))
                 for name in ("title", "description", "team")
                 if getattr(before, name) != getattr(obj, name)
             }
@@ -508,7 +444,7 @@ class IdeaAdmin(admin.ModelAdmin):
                     actor=request.user,
                     action="idea.update",
                     target=obj,
-                    before={name: _plain(getattr(before, name)) for name in edited},
+                    before={name: audit_plain(getattr(before, name)) for name in edited},
                     after=edited,
                 )
             if data.get("move_to"):

@@ -18,6 +18,7 @@ CORE = {
     "health.py",
     "pagination.py",
     "broker.py",
+    "admin_base.py",
     "bulk.py",
     "outbound_webhooks.py",
     "sql.py",
