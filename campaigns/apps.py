@@ -10,6 +10,12 @@ class CampaignsConfig(AppConfig):
 
         case_resolved.connect(_on_case_resolved, dispatch_uid="campaigns.case_resolved")
 
+        # Surveys go through the same contact gate as campaigns (feedback sits below us).
+        from campaigns.gate import contact_gate
+        from feedback.services.surveys import survey_contact_gate_register
+
+        survey_contact_gate_register(contact_gate)
+
         from campaigns.panels import before_you_call_panel
         from customers.panels import register_customer_panel
 

@@ -184,6 +184,14 @@ class Delivery(models.Model):
         return f"{self.campaign_id} → {self.customer_id} ({self.status})"
 
 
+def quiet_hours_default_start() -> time:
+    return time.fromisoformat(settings.CXPORTAL_QUIET_HOURS[0])
+
+
+def quiet_hours_default_end() -> time:
+    return time.fromisoformat(settings.CXPORTAL_QUIET_HOURS[1])
+
+
 class GateSettings(models.Model):
     """The contact gate's knobs (one row, edited by supervisors in admin)."""
 
@@ -196,8 +204,10 @@ class GateSettings(models.Model):
     detractor_days = models.PositiveSmallIntegerField(
         default=60, help_text="No marketing this many days after a detractor answer"
     )
-    quiet_hours_start = models.TimeField(default=time(21, 0))
-    quiet_hours_end = models.TimeField(default=time(8, 0))
+    quiet_hours_start = models.TimeField(default=quiet_hours_default_start)
+    quiet_hours_end = models.TimeField(
+        default=quiet_hours_default_end, help_text="The same as the start: no quiet hours"
+    )
 
     class Meta:
         verbose_name = "contact gate settings"

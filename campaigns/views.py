@@ -22,7 +22,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.forms import (
@@ -80,7 +79,7 @@ from cxportal.errors import StaleVersion
 from cxportal.models import Team
 from cxportal.pagination import keyset_page
 from cxportal.selectors import team_home_for_user, team_list_for_user
-from cxportal.validation import id_problem
+from cxportal.web import next_url, query_id, show_errors
 
 Status = Campaign.Status
 
@@ -111,33 +110,6 @@ def owner_team(user) -> Team | None:
 
 def in_owner_team(user, campaign: Campaign) -> bool:
     return any(t.pk == campaign.team_id for t in team_list_for_user(user=user))
-
-
-def _show_errors(form, error: ValidationError, mapping: dict[str, str] | None = None) -> None:
-    """A service's ValidationError on the form: per field where the form has the field (or
-    ``mapping`` names it), else at the top of the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for key, problems in error.message_dict.items():
-        name = (mapping or {}).get(key, key)
-        form.add_error(name if name in form.fields else None, problems)
-
-
-def _next_url(request: HttpRequest, default: str) -> str:
-    url = request.POST.get("next") or request.GET.get("next") or ""
-    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
-        return url
-    return default
-
-
-def _query_id(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    if not value:
-        return None
-    if not value.isdigit() or id_problem(int(value)):
-        raise Http404(f"No such {name}.")
-    return int(value)
 
 
 def pct(part: int, whole: int) -> str:
@@ -304,7 +276,7 @@ def _segment_save(request, form, builder: RuleBuilder, segment: Segment | None) 
             segment=segment,
         )
     except ValidationError as exc:
-        _show_errors(form, exc)
+        show_errors(form, exc)
         if "rules" in exc.message_dict:
             builder.errors += exc.message_dict["rules"]
         return None
@@ -402,7 +374,7 @@ def campaign_create_view(request: HttpRequest) -> HttpResponse:
                     follow_up_text=data["follow_up_text"],
                 )
             except ValidationError as exc:
-                _show_errors(form, exc, VARIANT_FIELDS)
+                show_errors(form, exc, VARIANT_FIELDS)
             else:
                 messages.success(
                     request,
@@ -412,7 +384,7 @@ def campaign_create_view(request: HttpRequest) -> HttpResponse:
                 return redirect("campaigns:detail", campaign.pk)
     else:
         initial = {}
-        if (segment_id := _query_id(request, "segment")) is not None:
+        if (segment_id := query_id(request, "segment")) is not None:
             initial["segment"] = segment_id
         form = CampaignCreateForm(initial=initial, segments=segments)
     context = {"form": form, "tabs": tabs(request.user, "campaigns")}
@@ -667,7 +639,7 @@ def campaign_content_view(request: HttpRequest, campaign_id: int) -> HttpRespons
     except StaleVersion as error:
         return _stale(request, campaign_id, error)
     except ValidationError as error:
-        _show_errors(form, error, VARIANT_FIELDS)
+        show_errors(form, error, VARIANT_FIELDS)
         return _render_campaign(request, campaign, content_form=form)
     messages.success(request, "Saved the new content.")
     return redirect("campaigns:detail", campaign_id)
@@ -704,7 +676,7 @@ def campaign_review_view(request: HttpRequest, campaign_id: int) -> HttpResponse
         if data["decision"] == "sent_back" and not data["comment"].strip():
             form.add_error("comment", "Say what to change: the marketing team reads this.")
         else:
-            _show_errors(form, error)
+            show_errors(form, error)
         return _render_campaign(request, campaign, review_form=form)
     messages.success(
         request,
@@ -774,14 +746,14 @@ def _opportunity_form_page(
                     opportunity=opportunity,
                 )
             except ValidationError as error:
-                _show_errors(form, error)
+                show_errors(form, error)
             else:
                 messages.success(
                     request,
                     f"Saved “{saved.title}” ({saved.get_stage_display().lower()}) for "
                     f"{customer.display_name}.",
                 )
-                return redirect(_next_url(request, default_next))
+                return redirect(next_url(request, default_next))
     elif opportunity is not None:
         form = OpportunityForm(
             owners=owners,
@@ -798,7 +770,7 @@ def _opportunity_form_page(
         "form": form,
         "customer": customer,
         "opportunity": opportunity,
-        "next": _next_url(request, default_next),
+        "next": next_url(request, default_next),
         "tabs": tabs(request.user, "pipeline"),
     }
     return render(request, "campaigns/opportunity_form.html", context)
@@ -809,7 +781,7 @@ def _opportunity_form_page(
 @require_http_methods(["GET", "POST"])
 def opportunity_create_view(request: HttpRequest) -> HttpResponse:
     """A new opportunity on a customer (``?customer=<id>``)."""
-    customer_id = _query_id(request, "customer")
+    customer_id = query_id(request, "customer")
     if customer_id is None:
         messages.info(request, "Add an opportunity from the customer's page: find them first.")
         return redirect("customers:list")

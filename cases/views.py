@@ -56,6 +56,7 @@ from cxportal.models import Team
 from cxportal.pagination import keyset_page, timeline_page
 from cxportal.selectors import team_home_for_user
 from cxportal.validation import datetime_problem, id_problem
+from cxportal.web import query_id, show_errors
 
 TIMELINE_SIZE = 15
 #: A customer deadline closer than this is flagged on the queue, the case and the 360 page.
@@ -460,16 +461,6 @@ def case_detail_view(request: HttpRequest, case_id: int) -> HttpResponse:
     return _render_case(request, _visible_case(request, case_id))
 
 
-def _show_errors(form, error: ValidationError) -> None:
-    """A service's ValidationError on the form: per field where the form has the field,
-    else at the top of the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
-
-
 def _stale(request: HttpRequest, case_id: int, error: StaleVersion, mine: dict) -> HttpResponse:
     """The case as it is now, what the agent tried to save beside it, nothing written."""
     case = _visible_case(request, case_id)
@@ -552,7 +543,7 @@ def case_edit_view(request: HttpRequest, case_id: int) -> HttpResponse:
     except StaleVersion as error:
         return _stale(request, case_id, error, data)
     except ValidationError as error:
-        _show_errors(form, error)
+        show_errors(form, error)
         return _render_case(request, _visible_case(request, case_id), edit_form=form)
     if saved.version == data["version"]:
         messages.info(request, "Nothing changed.")
@@ -619,7 +610,7 @@ def case_reply_view(request: HttpRequest, case_id: int) -> HttpResponse:
                 channel=form.cleaned_data["channel"] or None,
             )
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             messages.success(
                 request,
@@ -640,7 +631,7 @@ def case_note_view(request: HttpRequest, case_id: int) -> HttpResponse:
         try:
             case_note_add(actor=request.user, case=case, body=form.cleaned_data["body"])
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             messages.success(request, "Internal note added.")
             return redirect("cases:detail", case_id)
@@ -648,22 +639,13 @@ def case_note_view(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 # --- A new case ---------------------------------------------------------------------------
-def _query_id(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    if not value:
-        return None
-    if not value.isdigit() or id_problem(int(value)):
-        raise Http404(f"No such {name}.")
-    return int(value)
-
-
 @login_required
 @permission_required("cases.add_case", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def case_create_view(request: HttpRequest) -> HttpResponse:
     """Open a case for a customer (``?customer=<id>``), optionally from one of their
     interactions (``&interaction=<id>``), which is linked to the case."""
-    customer_id = _query_id(request, "customer")
+    customer_id = query_id(request, "customer")
     if customer_id is None:
         messages.info(request, "Open a case from the customer's page: find the customer first.")
         return redirect("customers:list")
@@ -674,7 +656,7 @@ def case_create_view(request: HttpRequest) -> HttpResponse:
     if customer.merged_into_id:
         return redirect(f"{reverse('cases:new')}?customer={customer.merged_into_id}")
     interaction = None
-    if (interaction_id := _query_id(request, "interaction")) is not None:
+    if (interaction_id := query_id(request, "interaction")) is not None:
         interaction = customer_timeline(customer=customer).filter(pk=interaction_id).first()
         if interaction is None:
             raise Http404("No such interaction of this customer.")
@@ -696,7 +678,7 @@ def case_create_view(request: HttpRequest) -> HttpResponse:
                     customer_deadline_reason=data["customer_deadline_reason"],
                 )
             except ValidationError as error:
-                _show_errors(form, error)
+                show_errors(form, error)
             else:
                 messages.success(request, f"Opened case #{case.pk} in the {case.team} queue.")
                 return redirect("cases:detail", case.pk)

@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from cases.care import (
@@ -42,6 +42,7 @@ from cases.views import sla_clock, span
 from cxportal.models import Team
 from cxportal.pagination import keyset_page
 from cxportal.selectors import team_list_for_user
+from cxportal.web import next_url, show_errors
 
 #: Teams whose members land on their own care queue; anyone else sees every team's.
 CARE_TEAMS = (Team.Slug.SERVICE, Team.Slug.OPERATIONS)
@@ -213,7 +214,7 @@ def _flag_context(
         "dismiss_form": forms.get("dismiss") or CareDismissForm(),
         "open_action": open_action or "message",
         "failed_form": forms.get(open_action),
-        "next": _next_url(request),
+        "next": next_url(request),
         "queue_url": f"{reverse('care:queue')}?{urlencode({'team': flag.team.slug})}",
     }
 
@@ -231,26 +232,9 @@ def care_flag_view(request: HttpRequest, flag_id: int) -> HttpResponse:
     return render(request, "cases/care/flag.html", context)
 
 
-def _show_errors(form, error: ValidationError) -> None:
-    """A service's ValidationError on the form: on the field where the form has it, else at
-    the top of the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
-
-
 def _done(request: HttpRequest, flag: CareFlag, text: str) -> HttpResponse:
     messages.success(request, text)
-    return redirect(_next_url(request) or f"{reverse('care:queue')}?team={flag.team.slug}")
-
-
-def _next_url(request: HttpRequest) -> str:
-    url = request.POST.get("next") or request.GET.get("next") or ""
-    if url and url_has_allowed_host_and_scheme(url, {request.get_host()}):
-        return url
-    return ""
+    return redirect(next_url(request) or f"{reverse('care:queue')}?team={flag.team.slug}")
 
 
 def _failed(request: HttpRequest, flag: CareFlag, action: str, form) -> HttpResponse:
@@ -272,13 +256,13 @@ def care_flag_acknowledge_view(request: HttpRequest, flag_id: int) -> HttpRespon
         flag = _actionable(request, flag_id)
         (flag,) = decorate_flags([flag], request.user)
         flag.error = error
-        context = {"flags": [flag], "more_url": "", "next": _next_url(request), "single": True}
+        context = {"flags": [flag], "more_url": "", "next": next_url(request), "single": True}
         return render(request, "cases/care/_queue_rows.html", context)
     if error:
         messages.error(request, error)
     else:
         messages.success(request, f"Acknowledged: {flag.summary}. It stays in the queue.")
-    return redirect(_next_url(request) or reverse("care:flag", args=[flag.pk]))
+    return redirect(next_url(request) or reverse("care:flag", args=[flag.pk]))
 
 
 @login_required
@@ -298,7 +282,7 @@ def care_flag_message_view(request: HttpRequest, flag_id: int) -> HttpResponse:
                 channel=data["channel"] or None,
             )
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             sent = done.action_interaction
             how = sent.get_channel_display().lower() if sent else "their channel"
@@ -317,7 +301,7 @@ def care_flag_case_view(request: HttpRequest, flag_id: int) -> HttpResponse:
         try:
             done = care_flag_open_case(actor=request.user, flag=flag, **form.cleaned_data)
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             case = done.action_case
             messages.success(request, f"Opened case #{case.pk} in the {case.team} queue.")
@@ -334,7 +318,7 @@ def care_flag_call_back_view(request: HttpRequest, flag_id: int) -> HttpResponse
         try:
             care_flag_call_back(actor=request.user, flag=flag, **form.cleaned_data)
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             return _done(
                 request, flag, f"Call back to {flag.customer.display_name} is on their timeline."
@@ -351,7 +335,7 @@ def care_flag_dismiss_view(request: HttpRequest, flag_id: int) -> HttpResponse:
         try:
             care_flag_dismiss(actor=request.user, flag=flag, reason=form.cleaned_data["reason"])
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             return _done(request, flag, f"Dismissed: {flag.summary}.")
     return _failed(request, flag, "dismiss", form)

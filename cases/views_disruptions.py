@@ -46,6 +46,7 @@ from cases.views import decorate, span
 from customers.selectors import can_see_restricted
 from cxportal.errors import StaleVersion
 from cxportal.validation import id_problem
+from cxportal.web import show_errors
 
 AFFECTED_PAGE = 50
 RESOLVED_SHOWN = 10
@@ -94,14 +95,6 @@ def disruption_list_view(request: HttpRequest) -> HttpResponse:
 
 
 # --- Declaring --------------------------------------------------------------------------------
-def _show_errors(form, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
-
-
 @login_required
 @permission_required("cases.add_disruption", raise_exception=True)
 @require_http_methods(["GET", "POST"])
@@ -116,7 +109,7 @@ def disruption_declare_view(request: HttpRequest) -> HttpResponse:
             try:
                 disruption = disruption_declare(actor=request.user, notify=notify, **data)
             except ValidationError as error:
-                _show_errors(form, error)
+                show_errors(form, error)
             else:
                 told = " Telling them now." if notify and disruption.affected_count else ""
                 messages.success(
@@ -345,7 +338,7 @@ def disruption_update_view(request: HttpRequest, disruption_id: int) -> HttpResp
                 open_form="update",
             )
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             told = " Telling the affected customers." if data["notify"] else ""
             messages.success(request, f"Update posted.{told}")
@@ -380,7 +373,7 @@ def disruption_resolve_view(request: HttpRequest, disruption_id: int) -> HttpRes
                 request, current, status=409, stale=_stale_text(error), open_form="resolve"
             )
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             messages.success(request, f"“{disruption.title}” is resolved.")
             return redirect("disruptions:detail", disruption.pk)
@@ -401,7 +394,7 @@ def disruption_cases_update_view(request: HttpRequest, disruption_id: int) -> Ht
                 actor=request.user, disruption=disruption, body=form.cleaned_data["body"]
             )
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             messages.success(
                 request,

@@ -274,6 +274,8 @@ CXPORTAL_PAGE_SIZE = 25
 FILTERS_EMPTY_CHOICE_LABEL = "Any"
 CXPORTAL_DEFAULT_PHONE_REGION = os.environ.get("CXPORTAL_DEFAULT_PHONE_REGION", "GB")
 CXPORTAL_WARRANTY_SOON_DAYS = 30
+# The contact gate's default quiet hours (local time; supervisors change them in admin).
+CXPORTAL_QUIET_HOURS = ("21:00", "08:00")
 # Where customers open links we send them (survey pages): the portal's public address.
 CXPORTAL_PUBLIC_URL = os.environ.get("CXPORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 # Body limit of the bulk API endpoints only (their parser reads the body itself): room for

@@ -19,13 +19,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers.models import Channel
 from customers.selectors import customer_list
 from cxportal.pagination import keyset_page, timeline_page
 from cxportal.selectors import team_home_for_user
+from cxportal.web import next_url, show_errors
 from feedback.forms import (
     DIMENSION_LABELS,
     KIND_LABELS,
@@ -114,21 +115,6 @@ def tabs(user, active: str) -> list[dict]:
         for key, label, name, perm in items
         if user.has_perm(perm)
     ]
-
-
-def _next_url(request: HttpRequest, default: str) -> str:
-    url = request.POST.get("next") or request.GET.get("next") or ""
-    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
-        return url
-    return default
-
-
-def _show_errors(form, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
 
 
 # --- The scorecard ------------------------------------------------------------------------
@@ -520,7 +506,7 @@ def mention_review_view(request: HttpRequest, mention_id: int) -> HttpResponse:
         context = {"mentions": _decorate_mentions([mention]), "may_review": True, "single": True}
         return render(request, "feedback/_inbox_rows.html", context)
     messages.success(request, "Marked as reviewed.")
-    return redirect(_next_url(request, reverse("feedback:inbox")))
+    return redirect(next_url(request, reverse("feedback:inbox")))
 
 
 # --- Answers ------------------------------------------------------------------------------
@@ -616,7 +602,7 @@ def response_follow_up_view(request: HttpRequest, response_id: int) -> HttpRespo
                 actor=request.user, response=response, outcome=form.cleaned_data["outcome"]
             )
         except ValidationError as error:
-            _show_errors(form, error)
+            show_errors(form, error)
         else:
             messages.success(request, "Follow-up recorded.")
             return redirect("feedback:response", response.pk)
@@ -685,7 +671,7 @@ def ideas_view(request: HttpRequest) -> HttpResponse:
                     team=team_home_for_user(user=request.user),
                 )
             except ValidationError as error:
-                _show_errors(form, error)
+                show_errors(form, error)
             else:
                 messages.success(request, f"Thank you: “{idea.title}” is on the board.")
                 return redirect("feedback:ideas")
@@ -742,7 +728,7 @@ def idea_move_view(request: HttpRequest, idea_id: int) -> HttpResponse:
             error = " ".join(exc.messages)
     else:
         error = " ".join(m for errors in form.errors.values() for m in errors)
-    back = _next_url(request, reverse("feedback:ideas"))
+    back = next_url(request, reverse("feedback:ideas"))
     if request.htmx:
         idea = idea_list().get(pk=idea.pk)
         (idea,) = _decorate_ideas([idea], request.user)
@@ -795,7 +781,7 @@ def survey_invite_view(request: HttpRequest, survey_id: int) -> HttpResponse:
                     label=form.cleaned_data["label"],
                 )
             except ValidationError as error:
-                _show_errors(form, error)
+                show_errors(form, error)
             else:
                 text = f"{new} of {len(customers)} customers invited to “{survey.name}”"
                 if new < len(customers):

@@ -13,6 +13,9 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # No quiet hours unless a test sets them: a test's outcome must not depend on the hour
+    # the suite happens to run at.
+    settings.CXPORTAL_QUIET_HOURS = ("00:00", "00:00")
 
 
 @pytest.fixture(autouse=True)

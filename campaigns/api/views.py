@@ -65,7 +65,7 @@ from campaigns.services import (
 from customers.api.privacy import STAFF_ONLY
 from customers.models import Customer
 from cxportal.api.pagination import IdCursorPagination
-from cxportal.api.viewsets import ScopedViewSet
+from cxportal.api.viewsets import ScopedViewSet, validated_body, validated_query
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input: `{message, code, errors}` per field."),
@@ -78,18 +78,6 @@ CONFLICT = {
     )
 }
 CHANGE, REVIEW = "campaigns.change_campaign", "campaigns.review_campaign"
-
-
-def _input(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data, context={"request": request})
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _query(serializer_class, request) -> dict:
-    query = serializer_class(data=request.query_params, context={"request": request})
-    query.is_valid(raise_exception=True)
-    return {k: v for k, v in query.validated_data.items() if v not in (None, "")}
 
 
 # --- The campaign's messages, as the report selector counts them (one grouped query) -----
@@ -202,7 +190,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         responses={201: SegmentOutputSerializer, 400: ERRORS[400]},
     )
     def create(self, request):
-        data = _input(SegmentCreateInputSerializer, request)
+        data = validated_body(SegmentCreateInputSerializer, request)
         segment = segment_save(actor=request.user, **data)
         return self._answer(segment, status.HTTP_201_CREATED)
 
@@ -214,7 +202,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     )
     def partial_update(self, request, pk=None):
         segment = self.get_object()
-        data = _input(SegmentUpdateInputSerializer, request)
+        data = validated_body(SegmentUpdateInputSerializer, request)
         segment = segment_save(
             actor=request.user,
             segment=segment,
@@ -234,7 +222,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     )
     @action(detail=False, methods=["post"])
     def preview(self, request):
-        data = _input(SegmentPreviewInputSerializer, request)
+        data = validated_body(SegmentPreviewInputSerializer, request)
         count = segment_preview(rules=data["rules"])
         return Response(SegmentPreviewOutputSerializer({"count": count, "errors": {}}).data)
 
@@ -304,7 +292,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
         if self.action != "list":
             qs = campaign_list(actor=actor)  # one is found by its id alone
         else:
-            query = _query(CampaignQuerySerializer, self.request)
+            query = validated_query(CampaignQuerySerializer, self.request)
             qs = campaign_list(actor=actor, status=query.pop("status", None))
             if "team" in query:
                 query["team__slug"] = query.pop("team")
@@ -332,7 +320,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
         responses={201: CampaignDetailOutputSerializer, 400: ERRORS[400]},
     )
     def create(self, request):
-        data = _input(CampaignCreateInputSerializer, request)
+        data = validated_body(CampaignCreateInputSerializer, request)
         campaign = campaign_create(actor=request.user, **data)
         return self._answer(campaign, status.HTTP_201_CREATED)
 
@@ -344,7 +332,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         campaign = self.get_object()
-        data = _input(CampaignVersionInputSerializer, request)
+        data = validated_body(CampaignVersionInputSerializer, request)
         campaign = campaign_submit(actor=request.user, campaign=campaign, **data)
         return self._answer(campaign)
 
@@ -358,7 +346,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
         campaign = self.get_object()
-        data = _input(CampaignReviewInputSerializer, request)
+        data = validated_body(CampaignReviewInputSerializer, request)
         campaign = campaign_review(actor=request.user, campaign=campaign, **data)
         return self._answer(campaign)
 
@@ -372,7 +360,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     @action(detail=True, methods=["post"])
     def launch(self, request, pk=None):
         campaign = self.get_object()
-        data = _input(CampaignLaunchInputSerializer, request)
+        data = validated_body(CampaignLaunchInputSerializer, request)
         campaign = campaign_launch(actor=request.user, campaign=campaign, **data)
         return self._answer(campaign)
 
@@ -384,7 +372,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         campaign = self.get_object()
-        data = _input(CampaignVersionInputSerializer, request)
+        data = validated_body(CampaignVersionInputSerializer, request)
         campaign = campaign_pause(actor=request.user, campaign=campaign, **data)
         return self._answer(campaign)
 
@@ -397,7 +385,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         campaign = self.get_object()
-        data = _input(CampaignVersionInputSerializer, request)
+        data = validated_body(CampaignVersionInputSerializer, request)
         campaign = campaign_resume(actor=request.user, campaign=campaign, **data)
         return self._answer(campaign)
 
@@ -409,7 +397,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         campaign = self.get_object()
-        data = _input(CampaignVersionInputSerializer, request)
+        data = validated_body(CampaignVersionInputSerializer, request)
         campaign = campaign_cancel(actor=request.user, campaign=campaign, **data)
         return self._answer(campaign)
 
@@ -453,7 +441,7 @@ class ContactGateViewSet(mixins.ListModelMixin, ScopedViewSet):
     http_method_names = ["get", "head", "options"]
 
     def list(self, request):
-        query = _query(ContactGateQuerySerializer, request)
+        query = validated_query(ContactGateQuerySerializer, request)
         answer = contact_gate(
             customer_id=query["customer"], purpose=query["purpose"], channel=query["channel"]
         )
@@ -494,7 +482,7 @@ class ConversionViewSet(ScopedViewSet):
         },
     )
     def create(self, request):
-        data = _input(ConversionInputSerializer, request)
+        data = validated_body(ConversionInputSerializer, request)
         delivery = data["delivery"]
         first = delivery.converted_at is None
         delivery = delivery_convert(actor=request.user, delivery=delivery, value=data["value"])
@@ -534,7 +522,7 @@ class OpportunityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
     def select(self, actor):
         if self.action != "list":
             return Opportunity.objects.select_related("customer", "owner")
-        query = _query(OpportunityQuerySerializer, self.request)
+        query = validated_query(OpportunityQuerySerializer, self.request)
         qs = opportunity_list(actor=actor, stage=query.pop("stage", None))
         return qs.filter(**query)
 
@@ -549,7 +537,7 @@ class OpportunityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
         responses={201: OpportunityOutputSerializer, 400: ERRORS[400]},
     )
     def create(self, request):
-        data = _input(OpportunityCreateInputSerializer, request)
+        data = validated_body(OpportunityCreateInputSerializer, request)
         opportunity = opportunity_save(actor=request.user, **data)
         return self._answer(opportunity, status.HTTP_201_CREATED)
 
@@ -561,7 +549,7 @@ class OpportunityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
     )
     def partial_update(self, request, pk=None):
         opportunity = self.get_object()
-        data = _input(OpportunityUpdateInputSerializer, request)
+        data = validated_body(OpportunityUpdateInputSerializer, request)
         opportunity = opportunity_save(
             actor=request.user,
             opportunity=opportunity,

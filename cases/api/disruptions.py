@@ -50,14 +50,10 @@ class DisruptionViewSet(ScopedReadOnlyViewSet):
     def select(self, actor):
         if self.action != "list":
             return disruption_list(actor=actor)  # one is found by its id, whatever its status
-        query = DisruptionQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        status = query.validated_data.get("status") or None
+        query = validated_query(DisruptionQuerySerializer, self.request)
+        status = query.get("status")
         return disruption_list(
-            actor=actor,
-            status=status,
-            place_code=query.validated_data.get("place") or None,
-            live=status is None,
+            actor=actor, status=status, place_code=query.get("place"), live=status is None
         )
 
     def get_serializer_class(self):

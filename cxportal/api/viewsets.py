@@ -34,3 +34,17 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
 class ScopedReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     pass
+
+
+def validated_body(serializer_class, request, **context) -> dict:
+    """The request body checked by an input serializer (400 when it isn't valid)."""
+    serializer = serializer_class(data=request.data, context={"request": request, **context})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def validated_query(serializer_class, request) -> dict:
+    """The query string checked by a query serializer, without the parameters left empty."""
+    query = serializer_class(data=request.query_params, context={"request": request})
+    query.is_valid(raise_exception=True)
+    return {k: v for k, v in query.validated_data.items() if v not in (None, "")}

@@ -14,7 +14,12 @@ from rest_framework.response import Response
 
 from customers.api.privacy import STAFF_ONLY
 from cxportal.api.pagination import IdCursorPagination
-from cxportal.api.viewsets import ScopedReadOnlyViewSet, ScopedViewSet
+from cxportal.api.viewsets import (
+    ScopedReadOnlyViewSet,
+    ScopedViewSet,
+    validated_body,
+    validated_query,
+)
 from feedback.api.serializers import (
     IdeaCreateInputSerializer,
     IdeaMoveInputSerializer,
@@ -54,18 +59,6 @@ ANONYMITY_NOTE = (
     "they allowed us to contact them about it. The comment of an anonymous answer is shown, "
     "never with a customer id. The follow-up's outcome and author are for staff only."
 )
-
-
-def _input(serializer_class, request, **context) -> dict:
-    serializer = serializer_class(data=request.data, context={"request": request, **context})
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _query(serializer_class, request) -> dict:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return {k: v for k, v in query.validated_data.items() if v not in (None, "")}
 
 
 def _caller(user) -> str:
@@ -137,7 +130,7 @@ class SurveyViewSet(ScopedReadOnlyViewSet):
     @invitations.mapping.post
     def invite(self, request, pk=None):
         survey = self.get_object()
-        data = _input(InvitationCreateInputSerializer, request, survey=survey)
+        data = validated_body(InvitationCreateInputSerializer, request, survey=survey)
         customer = data["customer"]
         label = data["label"] or _caller(request.user)
         now = timezone.now()
@@ -178,7 +171,9 @@ class ResponseViewSet(ScopedReadOnlyViewSet):
     def select(self, actor):
         if self.action != "list":
             return response_list(actor=actor)  # one is found by its id alone
-        return response_list(actor=actor, filters=_query(ResponseQuerySerializer, self.request))
+        return response_list(
+            actor=actor, filters=validated_query(ResponseQuerySerializer, self.request)
+        )
 
 
 @extend_schema_view(
@@ -200,7 +195,7 @@ class ScorecardViewSet(mixins.ListModelMixin, ScopedViewSet):
     filter_backends: list = []
 
     def list(self, request):
-        query = _query(ScorecardQuerySerializer, request)
+        query = validated_query(ScorecardQuerySerializer, request)
         period = {"actor": request.user, "since": query["start"], "until": query["end"]}
         rows = scorecard(**period, dimension=query["dimension"], kind=query["kind"])
         body = {
@@ -292,7 +287,7 @@ class IdeaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
     def select(self, actor):
         if self.action != "list":
             return idea_list()
-        return idea_list(status=_query(IdeaQuerySerializer, self.request).get("status"))
+        return idea_list(status=validated_query(IdeaQuerySerializer, self.request).get("status"))
 
     def _answer(self, idea: Idea, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=idea.pk)).data, status=code)
@@ -303,7 +298,7 @@ class IdeaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         responses={201: IdeaOutputSerializer, 400: ERRORS[400]},
     )
     def create(self, request):
-        data = _input(IdeaCreateInputSerializer, request)
+        data = validated_body(IdeaCreateInputSerializer, request)
         idea = idea_submit(actor=request.user, **data)
         return self._answer(idea, status.HTTP_201_CREATED)
 
@@ -317,6 +312,6 @@ class IdeaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
         idea = self.get_object()
-        data = _input(IdeaMoveInputSerializer, request)
+        data = validated_body(IdeaMoveInputSerializer, request)
         idea = idea_move(actor=request.user, idea=idea, **data)
         return self._answer(idea)

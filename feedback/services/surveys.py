@@ -13,6 +13,7 @@ care flag and, when the survey says so, a case for its team.
 """
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -137,6 +138,36 @@ def invitation_url(invitation: SurveyInvitation) -> str:
     return f"{settings.CXPORTAL_PUBLIC_URL.rstrip('/')}{path}"
 
 
+# The contact gate lives above feedback (campaigns/gate.py): it registers itself here when
+# the apps load, so surveys go through the same gate as campaigns without an upward import.
+# ``ContactGate(customer_id=, purpose=, channel=, now=)`` returns an answer with ``reasons``
+# as ``[(code, words)]``.
+ContactGate = Callable[..., Any]
+_contact_gate: ContactGate | None = None
+#: Reasons the send loop handles itself, channel by channel (with the fallback channel).
+CHANNEL_REASONS = {"no_consent", "no_address"}
+QUIET_RETRY = timedelta(minutes=30)
+
+
+def survey_contact_gate_register(gate: ContactGate | None) -> None:
+    global _contact_gate
+    _contact_gate = gate
+
+
+def gate_reasons(invitation: SurveyInvitation, now: datetime) -> list[tuple[str, str]]:
+    """What the contact gate says against surveying this customer now (channel-specific
+    reasons left to the send loop)."""
+    if _contact_gate is None:
+        return []
+    answer = _contact_gate(
+        customer_id=invitation.customer_id,
+        purpose="feedback",
+        channel=invitation.survey.channel,
+        now=now,
+    )
+    return [(code, words) for code, words in answer.reasons if code not in CHANNEL_REASONS]
+
+
 def fatigue_reason(invitation: SurveyInvitation, now: datetime) -> str:
     """Why this customer should not be surveyed now, or ""."""
     customer = invitation.customer
@@ -190,6 +221,14 @@ def invitation_send(*, invitation_id: int, now: datetime | None = None) -> str:
     if invitation.status != SurveyInvitation.Status.SCHEDULED or invitation.send_after > now:
         return invitation.status
     reason = fatigue_reason(invitation, now)
+    if not reason:
+        gate = gate_reasons(invitation, now)
+        if [code for code, _ in gate] == ["quiet_hours"]:
+            # Not at night: try again later, the invitation stays scheduled.
+            invitation.send_after = now + QUIET_RETRY
+            invitation.save(update_fields=["send_after"])
+            return invitation.status
+        reason = " ".join(words for _, words in gate)
     if not reason:
         survey = invitation.survey
         for channel in filter(None, [survey.channel, survey.fallback_channel]):

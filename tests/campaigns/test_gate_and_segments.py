@@ -1,6 +1,6 @@
 """The contact gate (one customer, and in SQL for an audience) and segment rules."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -68,6 +68,9 @@ def test_every_reason_is_named(boss):
     )
     assert reasons(rider) == ["disruption"]
 
+    settings = gate_settings()
+    settings.quiet_hours_start, settings.quiet_hours_end = time(21), time(8)
+    settings.save()
     night = NOON.replace(hour=23)
     assert reasons(marketable(boss, 4), now=night) == ["quiet_hours"]
     assert reasons(marketable(boss, 5), purpose="service", now=night) == []
@@ -168,3 +171,51 @@ def test_bad_rules_say_where(boss):
         segment_compile("region = North")
     with pytest.raises(ValidationError):
         segment_compile({"all": []})
+
+
+def test_surveys_go_through_the_same_gate(boss, smtp):
+    from campaigns.models import Delivery
+    from customers.services import consent_set
+    from cxportal.models import Team
+    from feedback.models import Survey
+    from feedback.services.surveys import invitation_send, survey_invite
+    from tests.campaigns.factories import campaign
+    from tests.customers.test_outbound import mail_source
+
+    mail_source(smtp)
+    survey = Survey.objects.create(
+        name="NPS",
+        kind="nps",
+        question="?",
+        trigger="manual",
+        delay_hours=0,
+        team=Team.objects.get(slug="service"),
+    )
+    person = marketable(boss, 1)
+    consent_set(
+        actor=boss, customer=person, channel="email", purpose="feedback", granted=True, source="x"
+    )
+    settings = gate_settings()
+    settings.pressure_budget = 1
+    settings.save()
+    Delivery.objects.create(
+        campaign=campaign(boss),
+        customer=person,
+        status="sent",
+        sent_at=timezone.now() - timedelta(days=1),
+        created_at=timezone.now(),
+    )
+    invitation = survey_invite(survey=survey, customer=person, trigger_key="t1")
+    assert invitation_send(invitation_id=invitation.pk) == "suppressed"
+    invitation.refresh_from_db()
+    assert "Contact-pressure budget spent" in invitation.suppressed_reason
+
+    # At night a survey waits for the morning instead of being dropped.
+    settings.pressure_budget = 5
+    settings.quiet_hours_start, settings.quiet_hours_end = time(21), time(8)
+    settings.save()
+    other = survey_invite(survey=survey, customer=person, trigger_key="t2")
+    night = timezone.now().replace(hour=23, minute=30)
+    assert invitation_send(invitation_id=other.pk, now=night) == "scheduled"
+    other.refresh_from_db()
+    assert other.send_after > night

@@ -22,6 +22,7 @@ CORE = {
     "bulk.py",
     "outbound_webhooks.py",
     "sql.py",
+    "web.py",
     "api",
 }
 
