@@ -74,7 +74,7 @@ from campaigns.services import (
     segment_save,
 )
 from customers.models import Customer
-from customers.selectors import customer_get
+from customers.views import customer_from_query
 from cxportal.errors import StaleVersion
 from cxportal.models import Team
 from cxportal.pagination import keyset_page
@@ -781,18 +781,13 @@ def _opportunity_form_page(
 @require_http_methods(["GET", "POST"])
 def opportunity_create_view(request: HttpRequest) -> HttpResponse:
     """A new opportunity on a customer (``?customer=<id>``)."""
-    customer_id = query_id(request, "customer")
-    if customer_id is None:
-        messages.info(request, "Add an opportunity from the customer's page: find them first.")
-        return redirect("customers:list")
-    try:
-        customer = customer_get(actor=request.user, customer_id=customer_id)
-    except Customer.DoesNotExist:
-        raise Http404("No such customer.") from None
-    if customer.merged_into_id:
-        return redirect(
-            f"{reverse('campaigns:opportunity_new')}?customer={customer.merged_into_id}"
-        )
+    customer = customer_from_query(
+        request,
+        page="campaigns:opportunity_new",
+        missing="Add an opportunity from the customer's page: find them first.",
+    )
+    if isinstance(customer, HttpResponse):
+        return customer
     return _opportunity_form_page(request, customer, None)
 
 

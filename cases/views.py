@@ -50,7 +50,8 @@ from cases.services import (
 )
 from customers.models import Customer
 from customers.panels import timeline_actions
-from customers.selectors import customer_get, customer_timeline
+from customers.selectors import customer_timeline
+from customers.views import customer_from_query
 from cxportal.errors import StaleVersion
 from cxportal.models import Team
 from cxportal.pagination import keyset_page, timeline_page
@@ -645,16 +646,13 @@ def case_note_view(request: HttpRequest, case_id: int) -> HttpResponse:
 def case_create_view(request: HttpRequest) -> HttpResponse:
     """Open a case for a customer (``?customer=<id>``), optionally from one of their
     interactions (``&interaction=<id>``), which is linked to the case."""
-    customer_id = query_id(request, "customer")
-    if customer_id is None:
-        messages.info(request, "Open a case from the customer's page: find the customer first.")
-        return redirect("customers:list")
-    try:
-        customer = customer_get(actor=request.user, customer_id=customer_id)
-    except Customer.DoesNotExist:
-        raise Http404("No such customer.") from None
-    if customer.merged_into_id:
-        return redirect(f"{reverse('cases:new')}?customer={customer.merged_into_id}")
+    customer = customer_from_query(
+        request,
+        page="cases:new",
+        missing="Open a case from the customer's page: find the customer first.",
+    )
+    if isinstance(customer, HttpResponse):
+        return customer
     interaction = None
     if (interaction_id := query_id(request, "interaction")) is not None:
         interaction = customer_timeline(customer=customer).filter(pk=interaction_id).first()

@@ -34,6 +34,7 @@ from customers.selectors import (
 from customers.services import interaction_log
 from cxportal.pagination import keyset_page, timeline_page
 from cxportal.selectors import audit_list
+from cxportal.web import query_id
 
 TIMELINE_PAGE_SIZE = 20
 
@@ -66,6 +67,25 @@ def _visible_customer(request: HttpRequest, customer_id: int, *, full: bool = Fa
         return select(actor=request.user, customer_id=customer_id)
     except Customer.DoesNotExist:
         raise Http404("No such customer.") from None
+
+
+def customer_from_query(
+    request: HttpRequest, *, page: str, missing: str
+) -> Customer | HttpResponse:
+    """The customer a page started from theirs is for (``?customer=<id>``), or where to go
+    instead: the customer list (saying ``missing``) when none is named, the same ``page`` for
+    the survivor when this one was merged. 404 when the caller may not see them."""
+    customer_id = query_id(request, "customer")
+    if customer_id is None:
+        messages.info(request, missing)
+        return redirect("customers:list")
+    try:
+        customer = customer_get(actor=request.user, customer_id=customer_id)
+    except Customer.DoesNotExist:
+        raise Http404("No such customer.") from None
+    if customer.merged_into_id:
+        return redirect(f"{reverse(page)}?customer={customer.merged_into_id}")
+    return customer
 
 
 def _channel_filter(request: HttpRequest) -> str:

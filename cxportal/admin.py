@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from cxportal.admin_base import ReadOnlyMixin
 from cxportal.models import APIClient, AuditEvent, Team, WebhookDelivery, WebhookSubscription
 from cxportal.outbound_webhooks import (
     RETRY_MAX,
@@ -186,7 +187,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """The delivery log: read-only, never deleted by hand. "Retry now" sends pending and
     given-up deliveries again at once (``webhook_delivery_retry``, audited); it is offered
     to those who may manage the subscriptions."""
@@ -226,15 +227,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("payload")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("cxportal.change_webhooksubscription")

@@ -58,6 +58,19 @@ def api_as(staff):
 
 
 @pytest.fixture
+def boss(staff):
+    """A supervisor."""
+    return staff("supervisor")
+
+
+@pytest.fixture
+def boss_client(client, boss):
+    """Django's test client logged in as a supervisor (the admin, supervisor pages)."""
+    client.force_login(boss)
+    return client
+
+
+@pytest.fixture
 def partner():
     """``partner(["customers:read"])``: a DRF client with a real partner API key."""
     from tests.cxportal.factories import make_api_key

@@ -20,9 +20,9 @@ from campaigns.models import Campaign, Delivery, Opportunity, ReviewComment, Seg
 from campaigns.segments import segment_compile
 from campaigns.selectors import WINNER_MIN_SENT
 from cases.api.serializers import LookupField, assignee_field, id_field
-from customers.api.serializers import StrictInputSerializer
 from customers.models import Customer, Purpose
 from customers.selectors import customer_get
+from cxportal.api.serializers import StrictInputSerializer
 from cxportal.models import Team
 from cxportal.selectors import team_list_for_user
 from cxportal.validation import text_problem, validate_datetime

@@ -15,7 +15,7 @@ from cases.api.serializers_disruptions import (
 from cases.models import Disruption
 from cases.selectors import disruption_list
 from cxportal.api.pagination import IdCursorPagination
-from cxportal.api.viewsets import ScopedReadOnlyViewSet
+from cxportal.api.viewsets import ScopedReadOnlyViewSet, validated_query
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input: `{message, code, errors}` per field."),

@@ -12,9 +12,9 @@ from rest_framework import serializers
 
 from cases.models import Case, CaseEvent, Category, Priority, SlaPolicy, Status
 from cases.selectors import can_read_notes
-from customers.api.serializers import StrictInputSerializer
 from customers.models import Channel, Interaction
 from customers.selectors import customer_get, customer_timeline
+from cxportal.api.serializers import StrictInputSerializer
 from cxportal.models import Team
 from cxportal.validation import MAX_ID, text_problem, validate_datetime
 

@@ -5,8 +5,6 @@ dropped). Restricted customer fields are written and shown only for staff roles 
 ``customers.view_restricted_customer``; never for marketing and never for partner API keys.
 """
 
-from collections.abc import Mapping
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
@@ -14,29 +12,13 @@ from customers.models import Channel, Consent, ConsentEvent, ContactPoint, Custo
 from customers.models import Purpose as ConsentPurpose
 from customers.normalize import SOCIAL_NETWORKS, normalize_contact
 from customers.selectors import can_see_restricted, contact_point_owners
+from cxportal.api.serializers import StrictInputSerializer
 
 RESTRICTED_HELP = (
     "Restricted: present only for staff roles allowed to see restricted fields; never shown "
     "to marketing or to partner API keys, which also may not set it."
 )
 CONTACT_POINTS_MAX = 20
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Answers 400 for body fields it does not know, next to the other field errors."""
-
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        errors = {str(name): ["Unknown field."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if not errors or not isinstance(exc.detail, dict):
-                raise
-            raise serializers.ValidationError({**exc.detail, **errors}) from None
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
 
 
 # --- Contact points -----------------------------------------------------------------------

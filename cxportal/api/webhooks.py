@@ -6,8 +6,6 @@ signs deliveries is made by the server and shown once, in the answer to the crea
 Writes go through ``cxportal.outbound_webhooks`` (checked, audited).
 """
 
-from collections.abc import Mapping
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -17,6 +15,7 @@ from rest_framework.routers import SimpleRouter
 
 from cxportal.api.pagination import IdCursorPagination
 from cxportal.api.permissions import ActorPermission
+from cxportal.api.serializers import StrictInputSerializer
 from cxportal.api.viewsets import ScopedViewSet
 from cxportal.models import WebhookDelivery, WebhookSubscription
 from cxportal.outbound_webhooks import (
@@ -56,24 +55,6 @@ class PartnerKeyOnly(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return getattr(request.user, "api_client", None) is not None
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Answers 400 for body fields it does not know (as ``customers.api.serializers``'s; the
-    core API cannot import an app)."""
-
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        errors = {str(name): ["Unknown field."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if not errors or not isinstance(exc.detail, dict):
-                raise
-            raise serializers.ValidationError({**exc.detail, **errors}) from None
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
 
 
 def events_field(**kwargs) -> serializers.ListField:

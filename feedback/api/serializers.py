@@ -15,9 +15,9 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from cases.api.serializers import team_field
-from customers.api.serializers import StrictInputSerializer
 from customers.models import Channel
 from customers.selectors import customer_get
+from cxportal.api.serializers import StrictInputSerializer
 from cxportal.validation import MAX_ID, datetime_problem, text_problem, validate_datetime
 from feedback.models import Idea, Response, Survey, SurveyInvitation
 from feedback.selectors import DIMENSIONS

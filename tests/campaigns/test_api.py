@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from campaigns.gate import gate_settings
 from campaigns.models import Campaign, Delivery, Opportunity, ReviewComment, Segment, Variant
 from campaigns.services import (
     campaign_content_update,
@@ -61,15 +60,6 @@ def written() -> dict:
     counts["segments"] = sorted(Segment.objects.values_list("name", "description"))
     counts["opportunities"] = sorted(Opportunity.objects.values_list("title", "stage", "value"))
     return counts
-
-
-@pytest.fixture(autouse=True)
-def _daytime():
-    settings = gate_settings()
-    settings.quiet_hours_start = settings.quiet_hours_end = (
-        timezone.now().time().replace(hour=0, minute=0, second=0, microsecond=0)
-    )  # no quiet hours in these tests
-    settings.save()
 
 
 @pytest.fixture

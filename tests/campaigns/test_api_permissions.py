@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, Delivery, Opportunity, ReviewComment, Segment, Variant
 from campaigns.services import (
@@ -19,9 +18,16 @@ from customers.models import Customer
 from cxportal.models import AuditEvent
 from tests.campaigns.factories import campaign, marketable, segment
 from tests.campaigns.test_api import client_as, member
+from tests.support.api_matrix import (
+    TEAMS,
+    api_call,
+    assert_anonymous_refused,
+    assert_keys_refused,
+    assert_team_answer,
+    assert_unknown_key_refused,
+)
 
 pytestmark = pytest.mark.django_db
-TEAMS = ("marketing", "sales", "operations", "service", "supervisor")
 EVERYONE = set(TEAMS)
 BUILDERS = {"marketing", "supervisor"}
 REVIEWERS = {"service", "supervisor"}
@@ -138,32 +144,26 @@ def world(request) -> World:
     return World(c, seg, customer, delivery, opportunity)
 
 
-def _call(client: APIClient, method: str, path: str, body_kind: str | None, w: World):
+def _endpoint(method: str, path: str, body_kind: str | None, w: World):
+    """``call(client)``: this endpoint's request, made with that client."""
     url = "/api/v1/" + path.format(
         id=w.campaign.pk, segment=w.segment.pk, customer=w.customer.pk, opp=w.opportunity.pk
     )
     body = _body(body_kind, w)
-    return getattr(client, method)(url, body, format="json") if body else client.get(url)
+    return lambda client: api_call(client, method, url, body)
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_anonymous_is_401_and_writes_nothing(
     api, world, name, method, path, body, ok, allowed, scope
 ):
-    before = written()
-    response = _call(api, method, path, body, world)
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
-    assert written() == before
+    assert_anonymous_refused(api, _endpoint(method, path, body, world), written)
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_unknown_key_is_401(api, partner, world, name, method, path, body, ok, allowed, scope):
     partner(list(SCOPES))  # a real client exists; not this key
-    api.credentials(HTTP_AUTHORIZATION="Api-Key abcdefgh.not-the-secret")
-    response = _call(api, method, path, body, world)
-    assert response.status_code == 401
-    assert response.json()["code"] == "authentication_failed"
+    assert_unknown_key_refused(api, _endpoint(method, path, body, world))
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
@@ -173,30 +173,20 @@ def test_key_without_the_scope_is_403_and_writes_nothing(
     # Every other scope of the app, and an unrelated one; staff-only endpoints refuse all.
     others = [s for s in SCOPES if s != scope]
     clients = {str(s): partner(s) for s in (others, ["customers:read", "customers:write"])}
-    before = written()
-    for scopes, client in clients.items():
-        response = _call(client, method, path, body, world)
-        assert response.status_code == 403, (scopes, response.json())
-        assert response.json()["code"] == "permission_denied"
-    assert written() == before
+    assert_keys_refused(clients, _endpoint(method, path, body, world), written)
 
 
 @pytest.mark.parametrize(
     PARAMS, [e for e in ENDPOINTS if e[-1]], ids=[e[0] for e in ENDPOINTS if e[-1]]
 )
 def test_key_with_the_scope_succeeds(partner, world, name, method, path, body, ok, allowed, scope):
-    response = _call(partner([scope]), method, path, body, world)
+    response = _endpoint(method, path, body, world)(partner([scope]))
     assert response.status_code == ok, response.json()
 
 
 @pytest.mark.parametrize("team", [*TEAMS, None])
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_each_team_by_its_default_role(world, team, name, method, path, body, ok, allowed, scope):
-    before = written()
-    response = _call(client_as(team), method, path, body, world)  # None: in no team at all
-    if team in allowed:
-        assert response.status_code == ok, response.json()
-    else:
-        assert response.status_code == 403, response.json()
-        assert response.json()["code"] == "permission_denied"
-        assert written() == before
+    call = _endpoint(method, path, body, world)
+    # None: in no team at all
+    assert_team_answer(client_as(team), call, written, allowed=team in allowed, ok=ok)

@@ -2,18 +2,15 @@
 answers partners need to know."""
 
 import pytest
-import yaml
-from django.core.management import call_command
+
+from tests.support.api_schema import openapi_spec
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory, django_db_blocker):
-    path = tmp_path_factory.mktemp("schema") / "schema.yml"
-    with django_db_blocker.unblock():
-        call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(path))
-    return yaml.safe_load(path.read_text())
+    return openapi_spec(tmp_path_factory, django_db_blocker)
 
 
 def test_every_campaigns_route_is_described(spec):

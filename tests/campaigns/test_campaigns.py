@@ -3,9 +3,7 @@ in batches that never send twice, tracking, the service follow-up."""
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
-from campaigns.gate import gate_settings
 from campaigns.models import Delivery
 from campaigns.services import (
     audience_build,
@@ -37,15 +35,6 @@ def marketer(staff):
 @pytest.fixture
 def reviewer(staff):
     return staff("service")
-
-
-@pytest.fixture(autouse=True)
-def _daytime():
-    settings = gate_settings()
-    settings.quiet_hours_start = settings.quiet_hours_end = (
-        timezone.now().time().replace(hour=0, minute=0, second=0, microsecond=0)
-    )  # no quiet hours in these tests
-    settings.save()
 
 
 def approved(marketer, reviewer, **fields):

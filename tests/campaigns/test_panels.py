@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.gate import gate_settings
 from campaigns.panels import before_you_call_panel, cautions
 from campaigns.services import opportunity_save
 from cases.disruptions import disruption_declare
@@ -24,15 +23,6 @@ pytestmark = pytest.mark.django_db
 #: The panel alone: the gate's settings, the gate (one query for every reason), the
 #: customer's open opportunities.
 PANEL_QUERIES = 3
-
-
-@pytest.fixture(autouse=True)
-def _daytime():
-    settings = gate_settings()
-    settings.quiet_hours_start = settings.quiet_hours_end = (
-        timezone.now().time().replace(hour=0, minute=0, second=0, microsecond=0)
-    )
-    settings.save()
 
 
 @pytest.fixture

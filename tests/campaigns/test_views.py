@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.gate import REASONS, gate_settings
+from campaigns.gate import REASONS
 from campaigns.models import Campaign, Delivery, Opportunity, ReviewComment, Segment, Variant
 from campaigns.selectors import VariantResult, _winner
 from campaigns.services import (
@@ -30,15 +30,6 @@ from tests.customers.test_outbound import mail_source
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _daytime():
-    settings = gate_settings()
-    settings.quiet_hours_start = settings.quiet_hours_end = (
-        timezone.now().time().replace(hour=0, minute=0, second=0, microsecond=0)
-    )  # no quiet hours in these tests
-    settings.save()
 
 
 @pytest.fixture

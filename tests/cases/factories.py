@@ -4,6 +4,7 @@ from datetime import datetime
 
 from cases.models import Case, SlaPolicy
 from cases.services import case_open
+from customers.models import Place
 from cxportal.models import Team
 from tests.customers.factories import CustomerFactory
 
@@ -44,3 +45,20 @@ def open_case(
     return case_open(
         actor=actor, customer=customer or CustomerFactory(), subject=subject, now=now, **kw
     )
+
+
+def place_network(*, with_region: bool = False) -> dict[str, Place]:
+    """A line with two stations and an unrelated station; ``with_region`` adds a region with
+    a store. Keyed ``line``, ``bank``, ``oval`` (``north``, ``store``) and ``else``."""
+    line = Place.objects.create(kind="line", code="L-CENTRAL", name="Central line")
+    bank = Place.objects.create(kind="station", code="S-BANK", name="Bank", parent=line)
+    oval = Place.objects.create(kind="station", code="S-OVAL", name="Oval", parent=line)
+    places = {"line": line, "bank": bank, "oval": oval}
+    if with_region:
+        north = Place.objects.create(kind="region", code="R-NORTH", name="North")
+        store = Place.objects.create(
+            kind="store", code="ST-LEEDS", name="Leeds store", parent=north
+        )
+        places |= {"north": north, "store": store}
+    places["else"] = Place.objects.create(kind="station", code="S-ELSE", name="Elsewhere")
+    return places

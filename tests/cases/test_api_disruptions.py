@@ -20,11 +20,11 @@ from cases.disruptions import (
     disruption_update,
 )
 from cases.models import Disruption
-from customers.models import Place
+from tests.cases.factories import place_network
+from tests.support.api_matrix import TEAMS, assert_refused, assert_unknown_key_refused
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/disruptions/"
-TEAMS = ("marketing", "sales", "operations", "service", "supervisor")
 GUIDANCE = "Offer a taxi voucher; do not promise a time."
 FIELDS = {
     "id",
@@ -51,11 +51,7 @@ def ops(staff):
 @pytest.fixture
 def network():
     """A line with two stations, and an unrelated station."""
-    line = Place.objects.create(kind="line", code="L-CENTRAL", name="Central line")
-    bank = Place.objects.create(kind="station", code="S-BANK", name="Bank", parent=line)
-    oval = Place.objects.create(kind="station", code="S-OVAL", name="Oval", parent=line)
-    other = Place.objects.create(kind="station", code="S-ELSE", name="Elsewhere")
-    return {"line": line, "bank": bank, "oval": oval, "else": other}
+    return place_network()
 
 
 def declare(actor, places, **fields) -> Disruption:
@@ -95,18 +91,13 @@ def disruption(ops, network):
 
 @pytest.mark.parametrize(("name", "path"), ENDPOINTS)
 def test_anonymous_is_401(api, disruption, name, path):
-    response = api.get(path.format(id=disruption.pk))
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    assert_refused(api.get(path.format(id=disruption.pk)), 401, "not_authenticated")
 
 
 @pytest.mark.parametrize(("name", "path"), ENDPOINTS)
 def test_unknown_key_is_401(api, partner, disruption, name, path):
     partner(["disruptions:read"])  # a real client exists; not this key
-    api.credentials(HTTP_AUTHORIZATION="Api-Key abcdefgh.not-the-secret")
-    response = api.get(path.format(id=disruption.pk))
-    assert response.status_code == 401
-    assert response.json()["code"] == "authentication_failed"
+    assert_unknown_key_refused(api, lambda client: client.get(path.format(id=disruption.pk)))
 
 
 @pytest.mark.parametrize(("name", "path"), ENDPOINTS)
@@ -128,8 +119,7 @@ def test_key_with_the_scope_succeeds(partner, disruption, name, path):
 def test_each_team_by_its_default_role(api_as, disruption, team, name, path):
     response = api_as(team).get(path.format(id=disruption.pk))  # None: in no team at all
     if team is None:
-        assert response.status_code == 403, response.json()
-        assert response.json()["code"] == "permission_denied"
+        assert_refused(response, 403, "permission_denied")
     else:
         assert response.status_code == 200, response.json()
 

@@ -5,15 +5,21 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from cases.models import Case
 from cases.services import case_resolve
 from tests.cases.factories import open_case, sla_policy
 from tests.cases.test_api import sms_conversation, written
+from tests.support.api_matrix import (
+    TEAMS,
+    api_call,
+    assert_anonymous_refused,
+    assert_keys_refused,
+    assert_team_answer,
+    assert_unknown_key_refused,
+)
 
 pytestmark = pytest.mark.django_db
-TEAMS = ("marketing", "sales", "operations", "service", "supervisor")
 READERS = {"marketing", "sales", "operations", "service", "supervisor"}
 HISTORY_READERS = {"sales", "operations", "service", "supervisor"}
 WORKERS = {"service", "supervisor"}
@@ -72,28 +78,22 @@ def case(request):
     return case
 
 
-def _call(client: APIClient, method: str, path: str, body_kind: str | None, case: Case):
+def _endpoint(method: str, path: str, body_kind: str | None, case: Case):
+    """``call(client)``: this endpoint's request, made with that client."""
     url = "/api/v1/" + path.format(id=case.pk, policy=case.sla_policy_id)
     body = _body(body_kind, case)
-    return getattr(client, method)(url, body, format="json") if body else client.get(url)
+    return lambda client: api_call(client, method, url, body)
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_anonymous_is_401_and_writes_nothing(api, case, name, method, path, body, ok, allowed):
-    before = written()
-    response = _call(api, method, path, body, case)
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
-    assert written() == before
+    assert_anonymous_refused(api, _endpoint(method, path, body, case), written)
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_unknown_key_is_401(api, partner, case, name, method, path, body, ok, allowed):
     partner(["cases:read", "cases:write"])  # a real client exists; not this key
-    api.credentials(HTTP_AUTHORIZATION="Api-Key abcdefgh.not-the-secret")
-    response = _call(api, method, path, body, case)
-    assert response.status_code == 401
-    assert response.json()["code"] == "authentication_failed"
+    assert_unknown_key_refused(api, _endpoint(method, path, body, case))
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
@@ -103,29 +103,19 @@ def test_key_without_the_scope_is_403_and_writes_nothing(
     # A read key cannot write, a write key cannot read; and an unrelated scope neither.
     other = ["cases:write"] if method == "get" else ["cases:read"]
     clients = {str(s): partner(s) for s in (other, ["customers:read", "customers:write"])}
-    before = written()
-    for scopes, client in clients.items():
-        response = _call(client, method, path, body, case)
-        assert response.status_code == 403, (scopes, response.json())
-        assert response.json()["code"] == "permission_denied"
-    assert written() == before
+    assert_keys_refused(clients, _endpoint(method, path, body, case), written)
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_key_with_the_scope_succeeds(partner, case, name, method, path, body, ok, allowed):
     scope = "cases:read" if method == "get" else "cases:write"
-    response = _call(partner([scope]), method, path, body, case)
+    response = _endpoint(method, path, body, case)(partner([scope]))
     assert response.status_code == ok, response.json()
 
 
 @pytest.mark.parametrize("team", [*TEAMS, None])
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_each_team_by_its_default_role(api_as, case, team, name, method, path, body, ok, allowed):
-    before = written()
-    response = _call(api_as(team), method, path, body, case)  # None: in no team at all
-    if team in allowed:
-        assert response.status_code == ok, response.json()
-    else:
-        assert response.status_code == 403, response.json()
-        assert response.json()["code"] == "permission_denied"
-        assert written() == before
+    call = _endpoint(method, path, body, case)
+    # None: in no team at all
+    assert_team_answer(api_as(team), call, written, allowed=team in allowed, ok=ok)

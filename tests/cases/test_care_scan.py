@@ -190,3 +190,26 @@ def test_a_switched_off_rule_raises_nothing_but_still_clears(clock):
     result = care_scan(full=True)
     assert (result.raised["late_order"], result.cleared["late_order"]) == (0, 1)
     assert flags() == []
+
+
+def test_an_incremental_scan_recounts_only_customers_whose_count_can_have_dropped(agent, clock):
+    customer = CustomerFactory()
+    contacts = [
+        interaction_log(
+            actor=agent,
+            customer=customer,
+            channel="phone",
+            direction="inbound",
+            summary="Still no card",
+            occurred_at=NOW - timedelta(days=days),
+        )
+        for days in (5, 3, 1)
+    ]
+    care_scan()
+    assert flags("repeat_contact") == [f"repeat_contact:customer:{customer.pk}"]
+    # A contact gone without leaving the window (an erasure): nothing the incremental scan
+    # reads changed, so the flag stays until the nightly full scan recounts everyone.
+    Interaction.objects.filter(pk=contacts[1].pk).delete()
+    clock.now += timedelta(minutes=1)
+    assert care_scan().cleared["repeat_contact"] == 0
+    assert care_scan(full=True).cleared["repeat_contact"] == 1

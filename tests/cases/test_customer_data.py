@@ -24,11 +24,6 @@ pytestmark = pytest.mark.django_db
 MARKERS = ["Quentin Zorblatt", "zorblatt@example.com", "Zorblatt's wedding", "Quentin was upset"]
 
 
-@pytest.fixture
-def boss(staff):
-    return staff("supervisor")
-
-
 def quentin_with_a_case(boss):
     customer = customer_create(
         actor=boss,

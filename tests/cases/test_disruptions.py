@@ -23,7 +23,7 @@ from customers.services.core import ContactInput
 from customers.services.outbound import interaction_send
 from cxportal.errors import StaleVersion
 from cxportal.models import WebhookDelivery, WebhookSubscription
-from tests.cases.factories import open_case
+from tests.cases.factories import open_case, place_network
 from tests.customers.factories import CustomerFactory
 from tests.customers.test_outbound import mail_source
 
@@ -38,13 +38,7 @@ def ops(staff):
 @pytest.fixture
 def network():
     """A line with two stations, a region with a store, and an unrelated station."""
-    line = Place.objects.create(kind="line", code="L-CENTRAL", name="Central line")
-    bank = Place.objects.create(kind="station", code="S-BANK", name="Bank", parent=line)
-    oval = Place.objects.create(kind="station", code="S-OVAL", name="Oval", parent=line)
-    north = Place.objects.create(kind="region", code="R-NORTH", name="North")
-    store = Place.objects.create(kind="store", code="ST-LEEDS", name="Leeds store", parent=north)
-    other = Place.objects.create(kind="station", code="S-ELSE", name="Elsewhere")
-    return {"line": line, "bank": bank, "oval": oval, "north": north, "store": store, "else": other}
+    return place_network(with_region=True)
 
 
 def rider(ops, n: int, place: Place, *, relation="uses", email=True):
@@ -91,6 +85,17 @@ def test_affected_customers_come_from_places_under_the_named_ones(ops, network):
     lift = declare(ops, [network["bank"]], notify=False)
     assert lift.affected_count == 1
     assert lift.status == "active" and line_closure.status == "active"
+
+
+def test_merged_and_erased_customers_are_not_affected(ops, network):
+    live, merged, erased = (rider(ops, n, network["bank"]) for n in range(3))
+    merged.merged_into = live
+    merged.save(update_fields=["merged_into"])
+    erased.erased_at = timezone.now()
+    erased.save(update_fields=["erased_at"])
+    disruption = declare(ops, [network["line"]], notify=False)
+    assert disruption.affected_count == 1
+    assert list(DisruptionCustomer.objects.values_list("customer", flat=True)) == [live.pk]
 
 
 def test_customers_are_told_once_per_update_in_batches(

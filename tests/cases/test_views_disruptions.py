@@ -22,7 +22,7 @@ from customers.models import CustomerPlace, Place
 from customers.services import customer_create
 from customers.services.core import ContactInput
 from cxportal.models import AuditEvent
-from tests.cases.factories import open_case
+from tests.cases.factories import open_case, place_network
 from tests.customers.factories import CustomerFactory
 from tests.customers.test_outbound import mail_source
 
@@ -41,11 +41,7 @@ def ops(staff):
 
 @pytest.fixture
 def network():
-    line = Place.objects.create(kind="line", code="L-CENTRAL", name="Central line")
-    bank = Place.objects.create(kind="station", code="S-BANK", name="Bank", parent=line)
-    oval = Place.objects.create(kind="station", code="S-OVAL", name="Oval", parent=line)
-    other = Place.objects.create(kind="station", code="S-ELSE", name="Elsewhere")
-    return {"line": line, "bank": bank, "oval": oval, "else": other}
+    return place_network()
 
 
 def riders(n: int, place: Place, *, start: int = 0, email: bool = True) -> list:

@@ -23,17 +23,6 @@ T0 = datetime(2024, 7, 1, tzinfo=UTC)
 INLINES = ("contact_points", "consents", "holdings", "orders")
 
 
-@pytest.fixture
-def boss(staff):
-    return staff("supervisor")
-
-
-@pytest.fixture
-def boss_client(client, boss):
-    client.force_login(boss)
-    return client
-
-
 def with_rows(customer: Customer, n: int = 1) -> Customer:
     Interaction.objects.bulk_create(
         Interaction(customer=customer, channel="sms", direction="inbound", occurred_at=T0)

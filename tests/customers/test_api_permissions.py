@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from customers.models import ConsentEvent, ContactPoint, Customer, Interaction
 from customers.services import consent_set, contact_point_add, interaction_log
 from tests.customers.factories import CustomerFactory
+from tests.support.api_matrix import api_call, assert_refused, assert_unknown_key_refused
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/customers/"
@@ -42,8 +43,7 @@ IDS = [e[0] for e in ENDPOINTS]
 
 def _call(client: APIClient, method: str, path: str, body_kind: str | None, customer: Customer):
     url = URL + path.format(id=customer.pk)
-    body = _body(body_kind) if body_kind else None
-    return getattr(client, method)(url, body, format="json") if body else client.get(url)
+    return api_call(client, method, url, _body(body_kind) if body_kind else None)
 
 
 @pytest.fixture
@@ -53,18 +53,13 @@ def customer():
 
 @pytest.mark.parametrize(("name", "method", "path", "body", "ok", "team"), ENDPOINTS, ids=IDS)
 def test_anonymous_is_401(api, customer, name, method, path, body, ok, team):
-    response = _call(api, method, path, body, customer)
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    assert_refused(_call(api, method, path, body, customer), 401, "not_authenticated")
 
 
 @pytest.mark.parametrize(("name", "method", "path", "body", "ok", "team"), ENDPOINTS, ids=IDS)
 def test_unknown_key_is_401(api, partner, customer, name, method, path, body, ok, team):
     partner(["customers:read", "customers:write"])  # a real client exists; not this key
-    api.credentials(HTTP_AUTHORIZATION="Api-Key abcdefgh.not-the-secret")
-    response = _call(api, method, path, body, customer)
-    assert response.status_code == 401
-    assert response.json()["code"] == "authentication_failed"
+    assert_unknown_key_refused(api, lambda c: _call(c, method, path, body, customer))
 
 
 @pytest.mark.parametrize(("name", "method", "path", "body", "ok", "team"), ENDPOINTS, ids=IDS)
@@ -91,8 +86,7 @@ def test_key_with_the_scope_succeeds(partner, customer, name, method, path, body
 @pytest.mark.parametrize(("name", "method", "path", "body", "ok", "team"), ENDPOINTS, ids=IDS)
 def test_staff_without_the_permission_is_403(api_as, customer, name, method, path, body, ok, team):
     response = _call(api_as(team), method, path, body, customer)  # None: in no team at all
-    assert response.status_code == 403
-    assert response.json()["code"] == "permission_denied"
+    assert_refused(response, 403, "permission_denied")
 
 
 @pytest.mark.parametrize(("name", "method", "path", "body", "ok", "team"), ENDPOINTS, ids=IDS)

@@ -54,11 +54,6 @@ SECTIONS = (
 )
 
 
-@pytest.fixture
-def boss(staff):
-    return staff("supervisor")
-
-
 def zelda(actor, *, name="Zelda Quux", email="zelda.quux@example.com", interactions=3):
     """A customer whose name and email are written into every free-text column we have."""
     customer = customer_create(

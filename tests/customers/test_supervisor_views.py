@@ -15,17 +15,6 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def boss(staff):
-    return staff("supervisor")
-
-
-@pytest.fixture
-def boss_client(client, boss):
-    client.force_login(boss)
-    return client
-
-
 def test_customer_page_shows_the_tools_to_supervisors_only(boss_client, client, staff):
     customer = CustomerFactory()
     page = boss_client.get(f"/customers/{customer.pk}/").content.decode()

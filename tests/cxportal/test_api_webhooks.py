@@ -22,13 +22,18 @@ from cxportal.outbound_webhooks import (
     webhook_subscription_create,
 )
 from cxportal.services import api_client_create
+from tests.support.api_matrix import (
+    TEAMS,
+    assert_anonymous_refused,
+    assert_refused,
+    assert_unknown_key_refused,
+)
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/webhook-subscriptions/"
 SCOPES = ["webhooks:manage", "disruptions:read"]
 HOOK = "https://hooks.partner.example/cx"
 PUBLIC_IP = "93.184.216.34"
-TEAMS = ("marketing", "sales", "operations", "service", "supervisor")
 WRITTEN = (WebhookSubscription, WebhookDelivery, AuditEvent)
 
 
@@ -122,19 +127,12 @@ def owned(app):
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_anonymous_is_401_and_writes_nothing(api, owned, name, method, path, body, ok):
-    before = written()
-    response = _call(api, method, path, body, owned[2])
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
-    assert written() == before
+    assert_anonymous_refused(api, lambda c: _call(c, method, path, body, owned[2]), written)
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_unknown_key_is_401(api, owned, name, method, path, body, ok):
-    api.credentials(HTTP_AUTHORIZATION="Api-Key abcdefgh.not-the-secret")
-    response = _call(api, method, path, body, owned[2])
-    assert response.status_code == 401
-    assert response.json()["code"] == "authentication_failed"
+    assert_unknown_key_refused(api, lambda client: _call(client, method, path, body, owned[2]))
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
@@ -161,9 +159,7 @@ def test_key_with_the_scope_succeeds(owned, name, method, path, body, ok):
 def test_staff_are_403_whatever_their_team(api_as, owned, team, name, method, path, body, ok):
     """Supervisors manage every subscription in the admin, not here."""
     before = written()
-    response = _call(api_as(team), method, path, body, owned[2])
-    assert response.status_code == 403, response.json()
-    assert response.json()["code"] == "permission_denied"
+    assert_refused(_call(api_as(team), method, path, body, owned[2]), 403, "permission_denied")
     assert written() == before
 
 

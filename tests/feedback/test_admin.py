@@ -19,17 +19,6 @@ pytestmark = pytest.mark.django_db
 MODELS = (Survey, SurveyInvitation, Response, Theme, Mention, Idea)
 
 
-@pytest.fixture
-def boss(staff):
-    return staff("supervisor")
-
-
-@pytest.fixture
-def boss_client(client, boss):
-    client.force_login(boss)
-    return client
-
-
 def survey_form(**changes) -> dict:
     data = {
         "name": "After delivery",

@@ -60,11 +60,6 @@ def ids(response) -> list[int]:
 
 
 @pytest.fixture
-def boss(staff):
-    return staff("supervisor")
-
-
-@pytest.fixture
 def email(smtp):
     """A real email channel (SMTP on loopback) for the invitations."""
     return mail_source(smtp)

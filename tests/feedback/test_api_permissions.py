@@ -10,9 +10,16 @@ from feedback.models import Idea, Response, Survey
 from feedback.services.ideas import idea_submit
 from tests.customers.test_outbound import mail_source
 from tests.feedback.test_api import answer, person, survey, written
+from tests.support.api_matrix import (
+    TEAMS,
+    api_call,
+    assert_anonymous_refused,
+    assert_keys_refused,
+    assert_team_answer,
+    assert_unknown_key_refused,
+)
 
 pytestmark = pytest.mark.django_db
-TEAMS = ("marketing", "sales", "operations", "service", "supervisor")
 EVERYONE = set(TEAMS)
 INVITATION_READERS = {"service", "supervisor"}
 SUPERVISORS = {"supervisor"}
@@ -66,32 +73,26 @@ def _body(kind: str | None, world: World) -> dict | None:
     }[kind]
 
 
-def _call(client, method: str, path: str, body_kind: str | None, world: World):
+def _endpoint(method: str, path: str, body_kind: str | None, world: World):
+    """``call(client)``: this endpoint's request, made with that client."""
     url = "/api/v1/" + path.format(
         survey=world.survey.pk, response=world.response.pk, idea=world.idea.pk
     )
     body = _body(body_kind, world)
-    return getattr(client, method)(url, body, format="json") if body else client.get(url)
+    return lambda client: api_call(client, method, url, body)
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_anonymous_is_401_and_writes_nothing(
     api, world, name, method, path, body, ok, scope, allowed
 ):
-    before = written()
-    response = _call(api, method, path, body, world)
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
-    assert written() == before
+    assert_anonymous_refused(api, _endpoint(method, path, body, world), written)
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
 def test_unknown_key_is_401(api, partner, world, name, method, path, body, ok, scope, allowed):
     partner([READ, WRITE])  # a real client exists; not this key
-    api.credentials(HTTP_AUTHORIZATION="Api-Key abcdefgh.not-the-secret")
-    response = _call(api, method, path, body, world)
-    assert response.status_code == 401
-    assert response.json()["code"] == "authentication_failed"
+    assert_unknown_key_refused(api, _endpoint(method, path, body, world))
 
 
 @pytest.mark.parametrize(PARAMS, ENDPOINTS, ids=IDS)
@@ -104,19 +105,14 @@ def test_key_without_the_scope_is_403_and_writes_nothing(
     if scope is STAFF_ONLY:
         others.append([READ, WRITE])
     clients = {str(s): partner(s) for s in others}
-    before = written()
-    for scopes, client in clients.items():
-        response = _call(client, method, path, body, world)
-        assert response.status_code == 403, (scopes, response.json())
-        assert response.json()["code"] == "permission_denied"
-    assert written() == before
+    assert_keys_refused(clients, _endpoint(method, path, body, world), written)
 
 
 @pytest.mark.parametrize(
     PARAMS, [e for e in ENDPOINTS if e[5] is not STAFF_ONLY], ids=[e[0] for e in ENDPOINTS if e[5]]
 )
 def test_key_with_the_scope_succeeds(partner, world, name, method, path, body, ok, scope, allowed):
-    response = _call(partner([scope]), method, path, body, world)
+    response = _endpoint(method, path, body, world)(partner([scope]))
     assert response.status_code == ok, response.json()
 
 
@@ -125,11 +121,6 @@ def test_key_with_the_scope_succeeds(partner, world, name, method, path, body, o
 def test_each_team_by_its_default_role(
     api_as, world, team, name, method, path, body, ok, scope, allowed
 ):
-    before = written()
-    response = _call(api_as(team), method, path, body, world)  # None: in no team at all
-    if team in allowed:
-        assert response.status_code == ok, response.json()
-    else:
-        assert response.status_code == 403, response.json()
-        assert response.json()["code"] == "permission_denied"
-        assert written() == before
+    call = _endpoint(method, path, body, world)
+    # None: in no team at all
+    assert_team_answer(api_as(team), call, written, allowed=team in allowed, ok=ok)
