@@ -33,7 +33,7 @@ from django.utils import timezone
 from cases.models import BusinessCalendar, Case, SlaPolicy
 from cases.sla import BusinessHours, sla_compute
 from customers.models import Customer
-from cxportal.bulk import ids_reserve, rows_write
+from cxportal.bulk import ids_reserve, rows_write, tables_analyze
 from cxportal.models import Team
 from cxportal.services import teams_ensure_defaults
 
@@ -601,6 +601,6 @@ def seed_cases(
         if on_progress:
             on_progress(done, result.rows)
     if pg:
-        _execute(f"ANALYZE {', '.join(TABLES)}")
+        tables_analyze(list(TABLES))
     result.elapsed = time.monotonic() - started
     return result

@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Place
-from cxportal.bulk import ids_reserve, rows_write
+from cxportal.bulk import ids_reserve, rows_write, tables_analyze
 
 DAY = 86_400
 
@@ -838,6 +838,6 @@ def seed_customers(
         if on_progress:
             on_progress(done, result.rows)
     if pg and customers:
-        _execute(f"ANALYZE {', '.join(COLUMNS)}, customers_place")
+        tables_analyze([*COLUMNS, "customers_place"])
     result.elapsed = time.monotonic() - started
     return result

@@ -42,3 +42,14 @@ def rows_write(table: str, columns: Sequence[str], rows: list[tuple]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 2_000):
             cursor.executemany(sql, rows[start : start + 2_000])
+
+
+def tables_analyze(tables: Sequence[str]) -> None:
+    """After a bulk load on PostgreSQL: ``VACUUM (ANALYZE)`` (fresh statistics, and the
+    visibility map that lets index-only scans skip the table, which autovacuum would build
+    only later), or just ``ANALYZE`` inside a transaction, where VACUUM cannot run."""
+    if connection.vendor != "postgresql" or not tables:
+        return
+    verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{verb} {', '.join(tables)}")

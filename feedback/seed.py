@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from customers.seed import REGIONS
-from cxportal.bulk import ids_reserve, rows_write
+from cxportal.bulk import ids_reserve, rows_write, tables_analyze
 from cxportal.models import Team
 from cxportal.services import teams_ensure_defaults
 from feedback.analysis import ThemeMatcher, sentiment_of
@@ -242,7 +242,6 @@ def seed_feedback(
         if on_progress:
             on_progress(done, result.rows)
     if pg:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {', '.join(TABLES)}")
+        tables_analyze(list(TABLES))
     result.elapsed = time.monotonic() - started
     return result
