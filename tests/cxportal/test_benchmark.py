@@ -80,14 +80,19 @@ def test_benchmark_seeds_cases_and_measures_the_case_rows(tmp_path, capsys):
     call_command("benchmark", scale=20, cases=60, repeat=3, batches=1, json=str(out))
 
     assert Case.objects.count() == 60
+    printed = capsys.readouterr().out
     names = [row["name"] for row in json.loads(out.read_text())]
-    assert names == ROWS[:6] + CASE_ROWS + ROWS[6:] + CARE_ROWS + CAMPAIGN_ROWS
+    expected = ROWS[:6] + CASE_ROWS + ROWS[6:] + CARE_ROWS + CAMPAIGN_ROWS
+    if "no queued deliveries: skipping the send row" in printed:
+        # 20 random customers may leave the gate nobody to send to: the row says so.
+        expected = expected[:-1]
+    assert names == expected
     rows = {row["name"]: row for row in json.loads(out.read_text())}
     for name in CASE_ROWS:
         assert rows[name]["p50_ms"] > 0 and rows[name]["queries"] >= 1, name
         assert rows[name]["sql_p50_ms"] is not None and rows[name]["ratio"] is not None, name
         assert "60 cases" in rows[name]["note"], name
-    assert "case page" in capsys.readouterr().out
+    assert "case page" in printed
 
 
 def test_only_care_measures_the_care_rows_and_cleans_up(tmp_path, capsys):
