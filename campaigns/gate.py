@@ -24,6 +24,7 @@ Reasons, in the order they are reported:
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import (
     BooleanField,
@@ -86,9 +87,10 @@ def _in_quiet_hours(settings: GateSettings, now: datetime) -> bool:
 
 
 def gate_conditions(
-    *, purpose: str, channel: str, now: datetime, settings: GateSettings | None = None
-) -> dict[str, Q | Exists | Value]:
-    """Each applicable reason as a condition over ``Customer`` rows (True: suppressed)."""
+    qs, *, purpose: str, channel: str, now: datetime, settings: GateSettings | None = None
+) -> tuple[Any, dict[str, Q | Exists | Value]]:
+    """Each applicable reason as a condition over the customers of ``qs`` (True:
+    suppressed), and ``qs`` with what the conditions compare (the messages sent lately)."""
     settings = settings or gate_settings()
     customer = OuterRef("pk")
     if purpose == Purpose.SERVICE:
@@ -120,7 +122,6 @@ def gate_conditions(
         .annotate(n=Count("id"))
         .values("n")
     )
-    # Compares the ``_gate_pressure`` annotation that ``gated`` / ``contact_gate`` add.
     pressure = Q(_gate_pressure__gte=settings.pressure_budget)
     conditions: dict[str, Q | Exists | Value] = {
         "erased": Q(erased_at__isnull=False) | Q(merged_into__isnull=False),
@@ -154,21 +155,21 @@ def gate_conditions(
         "quiet_hours": Value(_in_quiet_hours(settings, now), output_field=BooleanField()),
     }
     applied = {code: conditions[code] for code in APPLIES.get(purpose, REASONS)}
-    applied["_pressure_counts"] = (
-        Coalesce(Subquery(deliveries, output_field=IntegerField()), 0),
-        Coalesce(Subquery(surveys, output_field=IntegerField()), 0),
-    )
-    return applied
+    if "pressure" in applied:
+        qs = qs.annotate(
+            _gate_pressure=Coalesce(Subquery(deliveries, output_field=IntegerField()), 0)
+            + Coalesce(Subquery(surveys, output_field=IntegerField()), 0)
+        )
+    return qs, applied
 
 
 def gated(qs, *, purpose: str, channel: str, now: datetime | None = None, settings=None):
     """``qs`` (customers) annotated with ``gate_reason``: the first reason code that
     suppresses the customer, or "" when the gate allows the message."""
     now = now or timezone.now()
-    conditions = gate_conditions(purpose=purpose, channel=channel, now=now, settings=settings)
-    deliveries, surveys = conditions.pop("_pressure_counts")
-    if "pressure" in conditions:
-        qs = qs.annotate(_gate_pressure=deliveries + surveys)
+    qs, conditions = gate_conditions(
+        qs, purpose=purpose, channel=channel, now=now, settings=settings
+    )
     whens = [When(condition, then=Value(code)) for code, condition in conditions.items()]
     return qs.annotate(gate_reason=Case(*whens, default=Value(""), output_field=CharField()))
 
@@ -184,11 +185,9 @@ def contact_gate(
 ) -> GateAnswer:
     """Every reason that applies to this customer now (not just the first)."""
     now = now or timezone.now()
-    conditions = gate_conditions(purpose=purpose, channel=channel, now=now)
-    deliveries, surveys = conditions.pop("_pressure_counts")
-    qs = Customer.objects.filter(pk=customer_id)
-    if "pressure" in conditions:
-        qs = qs.annotate(_gate_pressure=deliveries + surveys)
+    qs, conditions = gate_conditions(
+        Customer.objects.filter(pk=customer_id), purpose=purpose, channel=channel, now=now
+    )
     flags = qs.annotate(
         **{
             f"gate_{code}": Case(

@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -30,6 +31,7 @@ from django.utils.html import escape
 from campaigns.gate import contact_gate, gated
 from campaigns.models import Campaign, Delivery, Opportunity, ReviewComment, Segment, Variant
 from campaigns.segments import segment_compile, segment_customers
+from cases.models import Case as SupportCase
 from customers.models import ContactPoint, Customer
 from customers.selectors import is_erased_identity
 from customers.services.outbound import customer_message_send
@@ -463,8 +465,6 @@ def _erased_addresses(customer_ids: list[int]) -> set[int]:
 def campaign_send_batch(*, campaign_id: int, limit: int = SEND_BATCH) -> int:
     """Send up to ``limit`` queued deliveries; re-enqueues itself while more are queued and
     marks the campaign sent when none are left. Returns how many were handled."""
-    from django.conf import settings
-
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status != Status.SENDING:
         return 0
@@ -624,8 +624,6 @@ def case_follow_up_send(*, case_id: int) -> Delivery | None:
     """After a case is resolved: tell the customer (a service message), and carry one
     eligible campaign's short content only when the gate allows marketing to them.
     Idempotent: the follow-up is recorded as a delivery of that campaign, or not at all."""
-    from cases.models import Case as SupportCase
-
     case = SupportCase.objects.select_related("customer").filter(pk=case_id).first()
     if case is None or case.status not in ("resolved", "closed"):
         return None

@@ -548,7 +548,7 @@ def case_reply(
     fields = []
     if case.first_responded_at is None:
         case.first_responded_at = now
-        fields = ["first_responded_at", *case_sla_refresh(case=case)]
+        fields.append("first_responded_at")
     if case.status == Status.NEW:
         # Answering a new case starts working on it.
         previous, case.status = case.status, Status.OPEN
@@ -560,7 +560,9 @@ def case_reply(
             from_status=previous,
             to_status=case.status,
         )
-        fields += ["status", *case_sla_refresh(case=case)]
+        fields.append("status")
+    if fields:  # the clocks change once, after both the response and the status
+        fields += case_sla_refresh(case=case)
     _save(case, fields, now=now)
     audit_record(
         actor=actor,

@@ -27,7 +27,7 @@ from django.utils import timezone
 from cases.care import care_flag_clear, care_flag_raise
 from cases.models import ACTIVE_STATUSES, Case
 from cases.services import case_open
-from customers.models import Customer
+from customers.models import Customer, Interaction, Order
 from customers.services.outbound import customer_message_send
 from cxportal.services import actor_label, audit_record
 from cxportal.validation import text_problem
@@ -478,8 +478,6 @@ def surveys_triggers_scan(*, now: datetime | None = None, limit: int = TRIGGER_L
     """The order-delivered and interaction triggers (beat, every few minutes): orders
     delivered and matching interactions of the last day that have no invitation yet.
     Returns how many invitations were made."""
-    from customers.models import Interaction, Order
-
     now = now or timezone.now()
     made = 0
     for survey in Survey.objects.filter(
