@@ -528,7 +528,14 @@ def campaign_send_batch(*, campaign_id: int, limit: int = SEND_BATCH) -> int:
             )
             delivery.save(update_fields=["status", "interaction", "sent_at"])
         more = len(batch) == limit
-        if not batch:
+        # An empty batch may only mean another worker holds the last rows (skip_locked):
+        # the campaign is sent when no delivery is queued at all, locked or not.
+        if (
+            not batch
+            and not Delivery.objects.filter(
+                campaign=campaign, status=Delivery.Status.QUEUED
+            ).exists()
+        ):
             Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).update(
                 status=Status.SENT, finished_at=now, version=F("version") + 1, updated_at=now
             )

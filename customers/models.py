@@ -217,6 +217,12 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["customer", "-placed_at"], name="order_customer"),
             models.Index(fields=["updated_at"], name="order_updated"),
+            # Surveys after delivery: orders delivered in the last day.
+            models.Index(
+                fields=["delivered_at"],
+                name="order_delivered",
+                condition=Q(delivered_at__isnull=False),
+            ),
             # The late-order scan: promised, not delivered, not cancelled.
             models.Index(
                 fields=["promised_by"],
@@ -361,6 +367,9 @@ class Interaction(models.Model):
                 name="interaction_delivery_queued",
                 condition=Q(delivery_status="queued"),
             ),
+            # Scans of what arrived lately (mentions, interaction-triggered surveys): without
+            # it they read the whole table every few minutes.
+            models.Index(fields=["created_at"], name="interaction_created"),
         ]
 
     def __str__(self) -> str:

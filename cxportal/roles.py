@@ -169,6 +169,10 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "cxportal.team": ("view", "change"),
         "auth.group": ALL,
         "auth.user": ALL,
+        # Login lockouts (django-axes): see who is locked out, and unlock by deleting the row.
+        "axes.accessattempt": ("view", "delete"),
+        "axes.accessfailurelog": READ,
+        "axes.accesslog": READ,
     },
 }
 

@@ -475,17 +475,27 @@ TRIGGER_LIMIT = 2000
 
 
 def surveys_triggers_scan(*, now: datetime | None = None, limit: int = TRIGGER_LIMIT) -> int:
-    """The order-delivered and interaction triggers (beat, every few minutes): orders
-    delivered and matching interactions of the last day that have no invitation yet.
-    Returns how many invitations were made."""
+    """The triggers' sweeper (beat, every few minutes): cases resolved, orders delivered and
+    matching interactions of the last day that have no invitation yet. Cases resolved are
+    also invited at once through ``case_resolved``; this catches the ones whose task was
+    lost with the broker. Returns how many invitations were made."""
     now = now or timezone.now()
     made = 0
     for survey in Survey.objects.filter(
         is_active=True,
-        trigger__in=[Survey.Trigger.ORDER_DELIVERED, Survey.Trigger.INTERACTION],
+        trigger__in=[
+            Survey.Trigger.CASE_RESOLVED,
+            Survey.Trigger.ORDER_DELIVERED,
+            Survey.Trigger.INTERACTION,
+        ],
     ):
         taken = SurveyInvitation.objects.filter(survey=survey)
-        if survey.trigger == Survey.Trigger.ORDER_DELIVERED:
+        if survey.trigger == Survey.Trigger.CASE_RESOLVED:
+            rows = Case.objects.filter(
+                resolved_at__gte=now - TRIGGER_WINDOW, resolved_at__lte=now
+            ).values_list("pk", "customer_id")
+            prefix = "case"
+        elif survey.trigger == Survey.Trigger.ORDER_DELIVERED:
             rows = Order.objects.filter(
                 delivered_at__gte=now - TRIGGER_WINDOW, delivered_at__lte=now
             ).values_list("pk", "customer_id")
@@ -498,14 +508,21 @@ def surveys_triggers_scan(*, now: datetime | None = None, limit: int = TRIGGER_L
                 interactions = interactions.filter(summary__icontains=survey.trigger_keyword)
             rows = interactions.values_list("pk", "customer_id")
             prefix = "interaction"
-        keys = {f"{prefix}:{pk}": customer_id for pk, customer_id in rows.order_by("pk")[:limit]}
+        found = list(rows.order_by("pk")[:limit])
+        keys = {f"{prefix}:{pk}": customer_id for pk, customer_id in found}
         done = set(taken.filter(trigger_key__in=list(keys)).values_list("trigger_key", flat=True))
         customers = Customer.objects.in_bulk([c for k, c in keys.items() if k not in done])
+        cases = (
+            Case.objects.in_bulk([pk for pk, _ in found if f"case:{pk}" not in done])
+            if prefix == "case"
+            else {}
+        )
         for key, customer_id in keys.items():
             if key in done or customer_id not in customers:
                 continue
+            case = cases.get(int(key.split(":")[1])) if cases else None
             if survey_invite(
-                survey=survey, customer=customers[customer_id], trigger_key=key, now=now
+                survey=survey, customer=customers[customer_id], trigger_key=key, case=case, now=now
             ):
                 made += 1
     return made

@@ -178,3 +178,46 @@ def test_three_variants_share_the_audience_evenly_by_default(marketer):
         variants=[{"subject": f"S{n}", "body": f"Body {n}"} for n in range(3)],
     )
     assert [v.weight for v in c.variants.order_by("key")] == [34, 33, 33]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_empty_batch_does_not_call_it_sent_while_another_worker_holds_the_last_rows(
+    marketer, reviewer, smtp, django_capture_on_commit_callbacks
+):
+    """Batches take their rows with SKIP LOCKED: a batch that finds none free must not mark
+    the campaign sent while another batch (another worker) still holds queued rows, or those
+    would stay queued for ever on a "sent" campaign if that worker then died."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and SKIP LOCKED are PostgreSQL's; SQLite runs one writer")
+    import psycopg
+
+    mail_source(smtp)
+    for n in range(2):
+        marketable(marketer, n)
+    c = approved(marketer, reviewer)
+    with django_capture_on_commit_callbacks(execute=False):
+        c = campaign_launch(actor=marketer, campaign=c, version=c.version)
+    queued = list(Delivery.objects.filter(status="queued").values_list("pk", flat=True))
+    assert len(queued) == 2
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    other_worker = psycopg.connect(**params)
+    try:
+        other_worker.execute(
+            "SELECT id FROM campaigns_delivery WHERE id = ANY(%s) FOR UPDATE", [queued]
+        )
+        with django_capture_on_commit_callbacks(execute=False):
+            assert campaign_send_batch(campaign_id=c.pk) == 0
+        c.refresh_from_db()
+        assert c.status == "sending"
+    finally:
+        other_worker.rollback()  # that worker dies: its rows go back to the queue
+        other_worker.close()
+    with django_capture_on_commit_callbacks(execute=False):
+        assert campaign_send_batch(campaign_id=c.pk) == 2
+        assert campaign_send_batch(campaign_id=c.pk) == 0
+    c.refresh_from_db()
+    assert c.status == "sent"

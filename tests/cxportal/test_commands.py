@@ -47,5 +47,7 @@ def test_seed_demo_is_idempotent(client):
     call_command("seed_demo", stdout=io.StringIO())
     assert Customer.objects.count() == counts == 60
     for username, *_rest, team in DEMO_USERS:
-        assert client.login(username=username, password="cx-demo-pass")
+        client.logout()
+        login = client.post("/login/", {"username": username, "password": "cx-demo-pass"})
+        assert login.status_code == 302, login.content
         assert client.get("/", follow=True).redirect_chain[-1][0] == f"/home/{team}/"

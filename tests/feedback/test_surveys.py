@@ -25,6 +25,7 @@ from feedback.services.surveys import (
     score_category,
     survey_invite,
     surveys_for_case_resolved,
+    surveys_triggers_scan,
 )
 from tests.cases.factories import open_case
 from tests.customers.test_outbound import mail_source
@@ -247,3 +248,23 @@ def test_resolving_a_case_hands_the_survey_trigger_to_the_broker(
     with django_capture_on_commit_callbacks(execute=True):
         case_resolve(actor=agent, case=case, version=case.version)
     assert ("scans.survey_case_resolved", [case.pk]) in broker()
+
+
+def test_a_case_resolved_while_the_broker_was_away_is_invited_by_the_sweeper(
+    agent, django_capture_on_commit_callbacks
+):
+    """The case_resolved task lives only in the broker: when it is lost (broker down at
+    publish, never delivered), the every-few-minutes trigger sweep still invites."""
+    s = survey()
+    case = open_case(actor=agent, customer=customer(agent))
+    with django_capture_on_commit_callbacks(execute=False):  # the nudge never arrives
+        case_resolve(actor=agent, case=case, version=case.version)
+    assert not SurveyInvitation.objects.exists()
+    assert surveys_triggers_scan() == 1
+    invitation = SurveyInvitation.objects.get()
+    assert (invitation.survey, invitation.case, invitation.trigger_key) == (
+        s,
+        case,
+        f"case:{case.pk}",
+    )
+    assert surveys_triggers_scan() == 0  # and only once
