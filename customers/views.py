@@ -41,6 +41,7 @@ TIMELINE_PAGE_SIZE = 20
 
 @login_required
 @permission_required("customers.view_customer", raise_exception=True)
+@require_GET
 def customer_list_view(request: HttpRequest) -> HttpResponse:
     filters = {k: v for k, v in request.GET.items() if k != "before" and v}
     if list(filters) == ["q"] and not request.htmx:

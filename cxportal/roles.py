@@ -161,7 +161,7 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **_each(CAMPAIGNS_READ, ALL),
         "campaigns.campaign": (*ALL, "review_campaign"),
         "campaigns.opportunity": ALL,
-        "campaigns.gatesettings": ("view", "change"),
+        "campaigns.gatesettings": ("view", "add", "change"),  # one row (admin allows one)
         "cxportal.webhooksubscription": ALL,
         "cxportal.webhookdelivery": READ,
         "cxportal.auditevent": READ,

@@ -36,6 +36,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     team = team_home_for_user(user=request.user)
     if team is None:
@@ -44,6 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def team_home(request: HttpRequest, slug: str) -> HttpResponse:
     teams = team_list_for_user(user=request.user)
     team = next((t for t in teams if t.slug == slug), None)
