@@ -38,7 +38,7 @@ from cases.models import (
     DisruptionUpdate,
 )
 from cases.selectors import BANNER_CACHE_KEY
-from cases.services import case_reply
+from cases.services import case_message_send, case_reply
 from customers.models import Customer, CustomerPlace, Holding, Place
 from customers.services.outbound import customer_message_send
 from cxportal.broker import publish
@@ -452,21 +452,7 @@ def disruption_cases_update(*, actor: Any, disruption: Disruption, body: str) ->
             written += 1
         except ValidationError:
             try:
-                with transaction.atomic():
-                    message = customer_message_send(
-                        actor=actor,
-                        customer=case.customer,
-                        purpose="service",
-                        subject=disruption.title,
-                        body=body,
-                    )
-                    CaseEvent.objects.create(
-                        case=case,
-                        kind=CaseEvent.Kind.REPLY,
-                        occurred_at=timezone.now(),
-                        actor_label=actor_label(actor),
-                        interaction=message,
-                    )
+                case_message_send(actor=actor, case=case, subject=disruption.title, body=body)
                 written += 1
             except ValidationError:
                 CaseEvent.objects.create(

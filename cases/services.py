@@ -35,7 +35,7 @@ from cases.models import (
 from cases.signals import case_resolved
 from cases.sla import BusinessHours, sla_compute
 from customers.models import Channel, Customer, Interaction
-from customers.services.outbound import interaction_reply_send
+from customers.services.outbound import customer_message_send, interaction_reply_send
 from cxportal.errors import StaleVersion
 from cxportal.models import Team
 from cxportal.services import actor_label, audit_record
@@ -541,8 +541,36 @@ def case_reply(
         )
     target = _reply_target(case, channel)
     reply = interaction_reply_send(actor=actor, interaction=target, body=body, subject=subject)
+    _reply_record(case, actor=actor, reply=reply, answering=target)
+    return reply
+
+
+@transaction.atomic
+def case_message_send(*, actor: Any, case: Case, body: str, subject: str) -> Interaction:
+    """Write to the customer about the case when there is nothing to answer on its channel
+    (a disruption update to a case opened by phone): a new message on their preferred
+    channel for service, recorded on the case as a reply (it stops the first-response clock
+    like one)."""
+    case = _locked(case, None)
+    if case.status in DONE_STATUSES:
+        raise ValidationError(
+            {"status": [f"The case is {case.get_status_display()}: reopen it to write."]}
+        )
+    message = customer_message_send(
+        actor=actor, customer=case.customer, purpose="service", subject=subject, body=body
+    )
+    _reply_record(case, actor=actor, reply=message)
+    return message
+
+
+def _reply_record(
+    case: Case, *, actor: Any, reply: Interaction, answering: Interaction | None = None
+) -> None:
+    """What every message to the customer on a (locked) case records: the link, the reply
+    event, the first response, New → Open, the clocks once, the audit."""
     now = timezone.now()
-    CaseInteraction.objects.get_or_create(case=case, interaction=target)
+    if answering is not None:
+        CaseInteraction.objects.get_or_create(case=case, interaction=answering)
     CaseInteraction.objects.create(case=case, interaction=reply)
     _event(case, actor=actor, kind=CaseEvent.Kind.REPLY, now=now, interaction=reply)
     fields = []
@@ -570,7 +598,6 @@ def case_reply(
         target=case,
         after={"interaction": reply.pk, "channel": reply.channel},
     )
-    return reply
 
 
 @transaction.atomic

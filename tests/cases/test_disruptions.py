@@ -245,6 +245,11 @@ def test_every_linked_case_gets_one_update(ops, network, staff, smtp):
     (event,) = CaseEvent.objects.filter(case=reachable, kind="reply")
     assert event.interaction.body == "Buses replace trains until 18:00."
     assert event.interaction.outbound_to == "rider1@example.com"
+    # The case was opened by phone: the update is a new message, and it is the case's first
+    # response like any reply (clock stopped, New → Open, linked to the case).
+    reachable.refresh_from_db()
+    assert reachable.first_responded_at is not None and reachable.status == "open"
+    assert reachable.interactions.filter(pk=event.interaction_id).exists()
     (note,) = CaseEvent.objects.filter(case=unreachable, kind="note")
     assert note.body.startswith("Disruption update not sent")
     assert not CaseEvent.objects.filter(case=done, kind__in=["reply", "note"]).exists()
