@@ -4,7 +4,8 @@ POST: the adapter checks the signature and reads the events; they are stored in 
 and the answer is ``202 {"accepted": n, "duplicates": m}`` at once (processing is a Celery
 task). GET: the provider's subscription handshake. Every refusal is JSON in the API's error
 format and stores nothing: unknown or inactive channel 404, body over 1 MB 413, unsigned
-401, bad signature or stale timestamp 403, malformed body 400.
+401, bad signature or stale timestamp 403, malformed body 400. The database away (restarting)
+is 503 ``service_unavailable`` with ``Retry-After`` and stores nothing: providers retry it.
 """
 
 from django.core.exceptions import RequestDataTooBig
@@ -14,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from customers.channels.base import WebhookRejected, adapter_for
 from customers.models import ChannelSource
 from customers.services.inbox import inbound_events_store
-from cxportal.api.exceptions import error_body
+from cxportal.api.exceptions import DATABASE_UNAVAILABLE, error_body, service_unavailable
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -25,6 +26,13 @@ def _error(message: str, code: str, status: int) -> JsonResponse:
 
 @csrf_exempt
 def webhook_receive(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        return _receive(request, slug)
+    except DATABASE_UNAVAILABLE as exc:
+        return service_unavailable(exc)
+
+
+def _receive(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method not in ("GET", "POST"):
         response = _error("Only GET (handshake) and POST.", "method_not_allowed", 405)
         response["Allow"] = "GET, POST"

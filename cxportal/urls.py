@@ -62,6 +62,9 @@ urlpatterns = [
     re_path(r"^api/", json_not_found),
 ]
 
+# An unexpected error answers in the API's error format under /api/, a plain page elsewhere.
+handler500 = "cxportal.views.server_error"
+
 admin.site.site_header = "CX Portal administration"
 admin.site.site_title = "CX Portal admin"
 admin.site.index_title = "Supervisor tools"

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -19,12 +20,20 @@ from cases.selectors import (
 )
 from cases.views import decorate
 from customers.selectors import customer_list, customer_stage_counts
+from cxportal.api.exceptions import json_server_error
 from cxportal.health import broker_check, database_check
 from cxportal.selectors import audit_list, team_home_for_user, team_list_for_user
 
 
 @require_GET
 @never_cache
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: partners get the API's JSON error shape, staff the 500 page."""
+    if request.path.startswith("/api/"):
+        return json_server_error(request)
+    return defaults.server_error(request)
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": database_check(), "broker": broker_check()}
     failed = {name: error for name, error in checks.items() if error}

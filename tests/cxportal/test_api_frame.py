@@ -1,5 +1,6 @@
 """The API frame: authentication, scopes, team permissions, throttles, one error format."""
 
+import json
 import re
 
 import pytest
@@ -153,3 +154,18 @@ def test_oversized_body_is_a_json_400(api_as, settings):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "too_large"
+
+
+def test_an_unexpected_error_answers_json_under_the_api_and_a_page_elsewhere(rf):
+    from django.urls import get_resolver
+
+    handler = get_resolver().resolve_error_handler(500)
+    api = handler(rf.get("/api/v1/customers/"))
+    assert api.status_code == 500
+    assert json.loads(api.content) == {
+        "message": "Internal server error.",
+        "code": "server_error",
+        "errors": {},
+    }
+    page = handler(rf.get("/customers/"))
+    assert page.status_code == 500 and b"Something went wrong" in page.content
