@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 
+from cxportal.dashboards import dashboard_figure
 from feedback.models import Idea, Mention, Response, Survey, SurveyInvitation, Theme
 
 DIMENSIONS = {
@@ -128,6 +129,25 @@ def scorecard(
         )
         for r in rows
     ]
+
+
+def scorecard_figures(
+    *, actor, since: datetime, until: datetime, weeks: int, dimension: str, kind: str
+) -> tuple[list[Score], list[Score], list[ScorecardRow]]:
+    """The scorecard page's figures: the scores of the period and of the one before, and
+    the weekly rows. Shared by everyone who may read answers, up to a minute old."""
+
+    def compute():
+        return (
+            scores(actor=actor, since=since, until=until),
+            scores(actor=actor, since=since - timedelta(weeks=weeks), until=since),
+            scorecard(actor=actor, since=since, until=until, dimension=dimension, kind=kind),
+        )
+
+    if actor is None or not actor.has_perm("feedback.view_response"):
+        return compute()
+    key = f"scorecard:{since.isoformat()}:{weeks}:{dimension}:{kind}"
+    return dashboard_figure(key, compute)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from feedback.selectors import (
     response_get,
     response_list,
     scorecard,
-    scores,
+    scorecard_figures,
     survey_counts,
     survey_list,
     theme_examples_by_theme,
@@ -298,11 +298,11 @@ def scorecard_view(request: HttpRequest) -> HttpResponse:
     channel, team, region or survey, and the table behind it."""
     form, weeks, dimension, kind, starts, now = _scorecard_params(request)
     since = starts[0]
-    current = {s.kind: s for s in scores(actor=request.user, since=since, until=now)}
-    before = {
-        s.kind: s
-        for s in scores(actor=request.user, since=since - timedelta(weeks=weeks), until=since)
-    }
+    period, previous_period, rows = scorecard_figures(
+        actor=request.user, since=since, until=now, weeks=weeks, dimension=dimension, kind=kind
+    )
+    current = {s.kind: s for s in period}
+    before = {s.kind: s for s in previous_period}
     tiles = []
     for value, label in KIND_LABELS.items():
         score, previous = current.get(value), before.get(value)
@@ -321,7 +321,6 @@ def scorecard_view(request: HttpRequest) -> HttpResponse:
                 "active": value == kind,
             }
         )
-    rows = scorecard(actor=request.user, since=since, until=now, dimension=dimension, kind=kind)
     table = scorecard_table(rows, starts, dimension, kind)
     query = urlencode({"weeks": weeks, "dimension": dimension, "kind": kind})
     context = {

@@ -1,0 +1,26 @@
+"""Dashboard figures shared by everyone allowed to see them, kept for a minute.
+
+Counts over a million customers or a year of answers (team homes, the scorecard) cost a
+few hundred milliseconds each; fifty people opening their home page would pay that fifty
+times a minute for the same numbers. Only for reads whose answer does not depend on who
+asks, beyond the permission to ask (callers check it first).
+"""
+
+from collections.abc import Callable
+
+from django.core.cache import cache
+
+SECONDS = 60
+PREFIX = "dashboard:v1:"
+
+
+def dashboard_figure[T](key: str, compute: Callable[[], T], seconds: int = SECONDS) -> T:
+    """``compute()``, or its answer from the last ``seconds`` (an unreachable cache is a
+    miss)."""
+    full = PREFIX + key
+    found = cache.get(full)
+    if found is not None:
+        return found
+    value = compute()
+    cache.set(full, value, seconds)
+    return value
