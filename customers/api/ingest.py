@@ -29,6 +29,7 @@ from customers.services.ingest import (
     result_counts,
 )
 from cxportal.api.exceptions import validation_error_response
+from cxportal.api.serializers import StrictInputSerializer
 from cxportal.api.viewsets import ScopedViewSet
 from cxportal.validation import text_problem
 
@@ -76,9 +77,10 @@ def _reject_constant(name: str):
 
 
 # --- Schema ---------------------------------------------------------------------------------
+# Documentation only: the services check the items (and refuse unknown fields, hence strict).
 
 
-class ContactRefSerializer(serializers.Serializer):
+class ContactRefSerializer(StrictInputSerializer):
     kind = serializers.ChoiceField(choices=ContactPoint.Kind.choices)
     value = serializers.CharField(max_length=254, help_text="As the customer gave it.")
     network = serializers.ChoiceField(
@@ -86,7 +88,7 @@ class ContactRefSerializer(serializers.Serializer):
     )
 
 
-class _CustomerRefFields(serializers.Serializer):
+class _CustomerRefFields(StrictInputSerializer):
     customer_id = serializers.IntegerField(
         required=False, help_text="The customer; give this or `contact`."
     )
@@ -120,11 +122,11 @@ class OrderBulkItemSerializer(_CustomerRefFields):
     )
 
 
-class InteractionBulkInputSerializer(serializers.Serializer):
+class InteractionBulkInputSerializer(StrictInputSerializer):
     items = InteractionBulkItemSerializer(many=True, max_length=MAX_ITEMS)
 
 
-class OrderBulkInputSerializer(serializers.Serializer):
+class OrderBulkInputSerializer(StrictInputSerializer):
     items = OrderBulkItemSerializer(
         many=True,
         max_length=MAX_ITEMS,

@@ -21,3 +21,14 @@ class StrictInputSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer of the API (``cxportal.api.exceptions``)."""
+
+    message = serializers.CharField(help_text="What went wrong, for a person to read.")
+    code = serializers.CharField(help_text="`invalid`, `not_found`, `conflict`, … for code.")
+    errors = serializers.DictField(
+        help_text="Field name (or batch item index) → its messages; empty when the error is "
+        "not about a field."
+    )

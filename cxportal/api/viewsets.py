@@ -6,12 +6,17 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from rest_framework import mixins, viewsets
 
+from cxportal.api.metadata import APIMetadata
+from cxportal.api.schema import APIAutoSchema
+
 
 class ScopedViewSet(viewsets.GenericViewSet):
     #: Partner scope prefix: "customers" means customers:read / customers:write.
     scope: str = ""
     #: The model whose Django permissions staff need.
     model: type[Model]
+    metadata_class = APIMetadata
+    schema = APIAutoSchema()
 
     def get_model(self) -> type[Model]:
         return self.model
