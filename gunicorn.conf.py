@@ -5,14 +5,15 @@ Run from the repository root, where gunicorn reads this file by itself::
     DJANGO_DEBUG=0 DJANGO_SECRET_KEY=... DJANGO_ALLOWED_HOSTS=portal.example \\
     DATABASE_URL=postgres://... REDIS_URL=redis://... gunicorn cxportal.wsgi
 
-Threaded workers (``gthread``): about half of a page's time is PostgreSQL's, and a thread
-waiting on the database lets the process's other threads run Python, so one process per core
-with several threads each keeps the cores busy. On the 2-core machine, ``manage.py loadtest``
-(50 staff users and a partner's ingest) had its best p95 with 2 processes × 8 threads, ahead
-of 4 × 4, 3 × 4 and 5 × 1 (runs of 10 s, twice, on a machine busy with other jobs: re-measure
-where you deploy). Each thread holds a database connection (``CONN_MAX_AGE``): 16 here.
-Override with the environment (``WEB_CONCURRENCY``, ``GUNICORN_THREADS``, ``GUNICORN_BIND``)
-or on the command line (``-w``, ``--threads``, ``-b``), which wins over this file.
+Threaded workers (``gthread``), two processes per core with two threads each. A page is
+mostly Python (12 ms of CPU per request under load, against 1 ms in PostgreSQL), and one
+process runs Python on one thread at a time: with many threads per process a request waits
+for its neighbours' Python, not for a core. ``manage.py loadtest`` at 1M customers (50 staff
+users, partner ingest, 2 cores, quiet machine) measured p95 537 ms with 2 processes × 8
+threads, 351 ms with 4 × 2 before the all-teams case queue had its index, 116 ms with 4 × 2
+after it, 112 ms with 6 × 1. Each thread holds a database connection (``CONN_MAX_AGE``): 8 on
+2 cores. Override with the environment (``WEB_CONCURRENCY``, ``GUNICORN_THREADS``,
+``GUNICORN_BIND``) or on the command line (``-w``, ``--threads``, ``-b``), which wins.
 """
 
 import multiprocessing
@@ -20,8 +21,8 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-threads = int(os.environ.get("GUNICORN_THREADS", 8))
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
 # Browsers and the proxy in front reuse a connection between a user's clicks.
 keepalive = 5
 # A request still running after this is a bug to find, not a page to wait for.

@@ -221,6 +221,12 @@ class Case(models.Model):
                 name="case_queue_due",
                 condition=Q(status__in=ACTIVE_STATUSES),
             ),
+            # Every team's queue at once (supervisors, operations): most urgent first.
+            models.Index(
+                fields=["next_due_at", "id"],
+                name="case_queue_due_all",
+                condition=Q(status__in=ACTIVE_STATUSES),
+            ),
             # The SLA report: cases resolved in a period.
             models.Index(fields=["resolved_at", "team"], name="case_resolved"),
         ]

@@ -934,6 +934,7 @@ def format_markdown(report: Report) -> str:
     lines = [
         f"{s['users']} staff users ({teams}) with a think time of {s['think']:g} s ± 50% "
         f"between requests, and a partner sending {ingest}, for {s['duration']:g} s "
+        f"(after {s.get('warmup', 0):g} s of warm-up, not measured) "
         f"against {s['server']} on {s['database']}.",
         "",
         "| endpoint | requests | req/s | errors | p50 ms | p95 ms | p99 ms | max ms |",
@@ -988,6 +989,9 @@ class Options:
     threads: int | None = None
     production: bool = True
     login_concurrency: int = 4
+    #: Seconds of the same work before measuring, not recorded: every server process has
+    #: compiled its templates and opened its database connection, as in a running portal.
+    warmup: float = 10
 
 
 def run(options: Options, *, progress: Callable[[str], None]) -> Report:
@@ -1045,6 +1049,9 @@ def _drive(options, server, pools, accounts, password, key, rng, run_id, progres
     )
     for session in sessions:
         session.close()  # the run starts on fresh connections, not ones idle since logging in
+    if options.warmup > 0:
+        progress(f"warming up for {options.warmup:g} s (not measured)")
+        _staff_run(options, server, pools, sessions, accounts, Recorder(), rng, options.warmup)
     meters = {
         "server": CpuMeter(lambda: _children(server.pid) if server.pid else []),
         "database": CpuMeter(_database_backends),
@@ -1055,20 +1062,7 @@ def _drive(options, server, pools, accounts, password, key, rng, run_id, progres
     cpu_before = time.process_time()
     start = time.monotonic() + 0.2
     deadline = start + options.duration
-    users = [
-        StaffUser(
-            session=session,
-            server=server,
-            team=team,
-            pools=pools,
-            recorder=recorder,
-            rng=random.Random(rng.random()),  # noqa: S311
-            think=options.think,
-            start=start,
-            deadline=deadline,
-        )
-        for session, (_, team) in zip(sessions, accounts, strict=True)
-    ]
+    users = _staff_users(options, server, pools, sessions, accounts, recorder, rng, start, deadline)
     partner = PartnerIngest(
         server=server,
         key=key,
@@ -1103,6 +1097,7 @@ def _drive(options, server, pools, accounts, password, key, rng, run_id, progres
             "teams": counts,
             "think": options.think,
             "duration": options.duration,
+            "warmup": options.warmup,
             "ingest_rate": options.ingest_rate,
             "bulk_size": options.bulk_size,
             "bulk_every": options.bulk_every,
@@ -1121,6 +1116,35 @@ def _drive(options, server, pools, accounts, password, key, rng, run_id, progres
             "run": run_id,
         },
     )
+
+
+def _staff_users(options, server, pools, sessions, accounts, recorder, rng, start, deadline):
+    return [
+        StaffUser(
+            session=session,
+            server=server,
+            team=team,
+            pools=pools,
+            recorder=recorder,
+            rng=random.Random(rng.random()),  # noqa: S311
+            think=options.think,
+            start=start,
+            deadline=deadline,
+        )
+        for session, (_, team) in zip(sessions, accounts, strict=True)
+    ]
+
+
+def _staff_run(options, server, pools, sessions, accounts, recorder, rng, seconds) -> None:
+    """The staff users' work for ``seconds`` into ``recorder`` (the warm-up)."""
+    start = time.monotonic() + 0.2
+    users = _staff_users(
+        options, server, pools, sessions, accounts, recorder, rng, start, start + seconds
+    )
+    for user in users:
+        user.start()
+    for user in users:
+        user.join(seconds + REQUEST_TIMEOUT + 5)
 
 
 def _progress_until(recorder: Recorder, start: float, deadline: float, progress) -> None:

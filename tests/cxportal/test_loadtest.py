@@ -29,6 +29,7 @@ def test_loadtest_drives_gunicorn_and_reports_every_endpoint(tmp_path):
         "loadtest",
         users=3,
         duration=4,
+        warmup=1,
         think=0.2,
         ingest_rate=5,
         bulk_size=10,

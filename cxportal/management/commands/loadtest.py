@@ -52,6 +52,13 @@ class Command(BaseCommand):
             help="with --url: send X-Forwarded-Proto (https for a production server reached "
             "without its TLS proxy)",
         )
+        parser.add_argument(
+            "--warmup",
+            type=float,
+            default=10,
+            help="seconds of the same work before measuring (not recorded), so every server "
+            "process has compiled its templates and connected, as in a running portal",
+        )
         parser.add_argument("--workers", type=int, default=None, help="gunicorn processes")
         parser.add_argument("--threads", type=int, default=None, help="threads per process")
         parser.add_argument(
@@ -81,6 +88,7 @@ class Command(BaseCommand):
             workers=opts["workers"],
             threads=opts["threads"],
             production=not opts["debug"],
+            warmup=opts["warmup"],
         )
         if options.users < 1 or options.duration <= 0:
             raise CommandError("--users and --duration must be positive.")
