@@ -345,7 +345,7 @@ class Benchmark:
             self._campaign_rows()
             return self.rows
         customers = Customer.objects.count()
-        interactions_estimate = _table_estimate(Interaction._meta.db_table)
+        interactions_estimate = table_estimate(Interaction._meta.db_table)
         self.progress(f"database: {customers} customers, ~{interactions_estimate} interactions")
         staff = self._staff_client()
         key = self._partner_key()
@@ -453,7 +453,7 @@ class Benchmark:
         actor, created = get_user_model().objects.get_or_create(username="bench-service")
         if created:
             actor.groups.add(Team.objects.get(slug="service").group)
-        note = f"~{_table_estimate(SurveyResponse._meta.db_table):,} responses, NPS"
+        note = f"~{table_estimate(SurveyResponse._meta.db_table):,} responses, NPS"
         now = timezone.now()
         today = timezone.localdate(now)
         monday = datetime.combine(
@@ -479,7 +479,7 @@ class Benchmark:
         ``INSERT … SELECT``) and a few send batches of 200. Everything the rows write is
         deleted after them: the campaign, its deliveries and timeline messages, the segments,
         their audit entries; the gate settings are put back as they were."""
-        customers = _table_estimate(Customer._meta.db_table)
+        customers = table_estimate(Customer._meta.db_table)
         teams_ensure_defaults()
         marketing = Team.objects.get(slug="marketing")
         reviewer, created = get_user_model().objects.get_or_create(username="bench-service")
@@ -678,7 +678,7 @@ class Benchmark:
         )
         partner = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")
         service = Team.objects.get(slug="service")
-        cases = _table_estimate(Case._meta.db_table)
+        cases = table_estimate(Case._meta.db_table)
         note = f"~{cases:,} cases"
 
         row = self._measure(
@@ -711,10 +711,10 @@ class Benchmark:
         """The care scans, full and incremental after 1,000 changes, and who a disruption
         touching ~5% of customers affects. Flags raised here stay (the next scan clears
         what is gone); the rows touched are put back, the disruption and its links deleted."""
-        customers = _table_estimate(Customer._meta.db_table)
+        customers = table_estimate(Customer._meta.db_table)
         scale = (
-            f"~{customers:,} customers, ~{_table_estimate(Order._meta.db_table):,} orders, "
-            f"~{_table_estimate(Case._meta.db_table):,} cases"
+            f"~{customers:,} customers, ~{table_estimate(Order._meta.db_table):,} orders, "
+            f"~{table_estimate(Case._meta.db_table):,} cases"
         )
         self._care_scan_full(scale)
         self._care_scan_incremental(scale)
@@ -1070,7 +1070,8 @@ def _sms_signed(body: bytes, secret: str) -> dict:
     return {"HTTP_X_SIGNATURE": f"sha256={digest}", "HTTP_X_TIMESTAMP": stamp}
 
 
-def _table_estimate(table: str) -> int:
+def table_estimate(table: str) -> int:
+    """Rows in ``table``: PostgreSQL's estimate when it has one (no COUNT over millions)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [table])

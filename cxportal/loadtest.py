@@ -43,6 +43,7 @@ from django.db import connection
 
 from cases.models import Case
 from customers.models import Channel, ContactPoint, Customer, Order
+from cxportal.benchmark import table_estimate
 from cxportal.models import APIClient, Team
 from cxportal.services import api_client_create, teams_ensure_defaults
 
@@ -339,18 +340,6 @@ def database_url() -> str:
     auth = f"{user}:{quote(s['PASSWORD'], safe='')}@" if s.get("PASSWORD") else f"{user}@"
     host = s.get("HOST") or "127.0.0.1"
     return f"postgres://{auth}{host}:{s.get('PORT') or 5432}/{quote(s['NAME'], safe='')}"
-
-
-def table_estimate(model) -> int:
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [table])
-            found = cursor.fetchone()
-            if found and found[0] > 0:
-                return int(found[0])
-        cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608
-        return int(cursor.fetchone()[0])
 
 
 # --- The server ---------------------------------------------------------------------------------
@@ -997,7 +986,7 @@ class Options:
 def run(options: Options, *, progress: Callable[[str], None]) -> Report:
     rng = random.Random(options.seed)  # noqa: S311 - choosing what to click, not security
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(2)
-    customers = table_estimate(Customer)
+    customers = table_estimate(Customer._meta.db_table)
     database = f"{connection.vendor} ({customers:,} customers)"
     progress(f"database: {database}; picking customers and cases")
     pools = pools_sample(rng)

@@ -43,6 +43,7 @@ from customers.services.core import ContactInput
 from cxportal.models import Team
 from feedback.models import Survey, SurveyInvitation
 from feedback.tasks import invitations_send_due_task
+from tests.browser.test_care_and_disruptions import network
 from tests.campaigns.factories import marketable
 from tests.cases.factories import open_case, sla_policy
 from tests.customers.test_outbound import mail_source
@@ -253,21 +254,6 @@ def test_journey_service_agent_from_search_to_survey(page, login, shot, staff, s
 
 
 # --- operations ------------------------------------------------------------------------------
-def network() -> dict[str, Place]:
-    line = Place.objects.create(kind="line", code="LN-CENTRAL", name="Central line")
-    places = {"line": line}
-    for code, name, step_free in (
-        ("ST-BANK", "Bank", True),
-        ("ST-OVAL", "Oval", False),
-        ("ST-ANGEL", "Angel", True),
-    ):
-        places[name] = Place.objects.create(
-            kind="station", code=code, name=name, parent=line, step_free=step_free
-        )
-    places["store"] = Place.objects.create(kind="store", code="SH-001", name="Leeds Centre")
-    return places
-
-
 def test_journey_operations_declare_a_disruption_and_tell_everyone(
     page, login, shot, staff, smtp, tmp_path
 ):
