@@ -1,6 +1,6 @@
 """Reads of cases, shared by the staff UI, the API, the 360 panel and the home pages."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -114,35 +114,42 @@ class QueueCounts:
 
 def case_queue_counts(*, actor, team_id: int | None = None, now: datetime | None = None):
     """How many active cases are mine, at risk (80% of an SLA used), breached, or with a
-    customer deadline in the next 24 hours. Mine is counted live (an index per assignee);
-    the team's figures scan every active case, so they are shared, up to a minute old."""
+    customer deadline in the next 24 hours: one query."""
     now = now or timezone.now()
     qs = Case.objects.restrict(actor, "view").active()
     if team_id is not None:
         qs = qs.filter(team_id=team_id)
-
-    def team_counts() -> dict:
-        return qs.aggregate(
-            at_risk=Count(
-                "id",
-                filter=Q(next_due_at__gte=now)
-                & (
-                    Q(first_responded_at__isnull=True, first_response_risk_at__lte=now)
-                    | Q(first_responded_at__isnull=False, resolution_risk_at__lte=now)
-                ),
+    counts = qs.aggregate(
+        mine=Count("id", filter=Q(assignee_id=getattr(actor, "pk", None))),
+        at_risk=Count(
+            "id",
+            filter=Q(next_due_at__gte=now)
+            & (
+                Q(first_responded_at__isnull=True, first_response_risk_at__lte=now)
+                | Q(first_responded_at__isnull=False, resolution_risk_at__lte=now)
             ),
-            breached=Count("id", filter=Q(next_due_at__lt=now)),
-            deadline_soon=Count(
-                "id",
-                filter=Q(customer_deadline__gte=now, customer_deadline__lt=now + timedelta(1)),
-            ),
-        )
-
-    allowed = actor is not None and actor.has_perm("cases.view_case")
-    counts = dashboard_figure(f"case-counts:{team_id}", team_counts) if allowed else team_counts()
-    mine = qs.filter(assignee_id=getattr(actor, "pk", None)).count() if allowed else 0
-    counts = {**counts, "mine": mine}
+        ),
+        breached=Count("id", filter=Q(next_due_at__lt=now)),
+        deadline_soon=Count(
+            "id", filter=Q(customer_deadline__gte=now, customer_deadline__lt=now + timedelta(1))
+        ),
+    )
     return QueueCounts(**counts)
+
+
+def case_queue_counts_shared(*, actor, team_id: int | None = None) -> QueueCounts:
+    """``case_queue_counts`` for home pages: the team's figures scan every active case, so
+    they are shared by everyone who may see cases, up to a minute old; mine is counted live
+    (an index per assignee)."""
+    if actor is None or not actor.has_perm("cases.view_case"):
+        return case_queue_counts(actor=actor, team_id=team_id)
+    counts = dashboard_figure(
+        f"case-counts:{team_id}", lambda: case_queue_counts(actor=actor, team_id=team_id)
+    )
+    mine = Case.objects.active().filter(assignee_id=actor.pk)
+    if team_id is not None:
+        mine = mine.filter(team_id=team_id)
+    return replace(counts, mine=mine.count())
 
 
 def case_at_risk(*, actor, now: datetime | None = None, team_id: int | None = None) -> QuerySet:

@@ -16,7 +16,7 @@ from cases.selectors import (
     case_breached,
     case_list,
     case_queue,
-    case_queue_counts,
+    case_queue_counts_shared,
 )
 from cases.views import decorate
 from customers.selectors import customer_list, customer_stage_counts
@@ -102,7 +102,7 @@ def _cases_home(user, team) -> dict:
     day; other teams see the counts only."""
     team_id = team.pk if team.slug == "service" else None
     now = timezone.now()
-    home = {"counts": case_queue_counts(actor=user, team_id=team_id, now=now)}
+    home = {"counts": case_queue_counts_shared(actor=user, team_id=team_id)}
     if not user.has_perm("cases.change_case"):
         return home
     soon = (now + timedelta(days=1)).isoformat()
