@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from campaigns.selectors import campaigns_in_flight, open_opportunities_home
 from cases.models import CareFlag
@@ -34,6 +34,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
+@require_safe  # GET and HEAD, as load balancers ask
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": database_check(), "broker": broker_check()}
     failed = {name: error for name, error in checks.items() if error}

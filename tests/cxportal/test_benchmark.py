@@ -54,7 +54,11 @@ def test_benchmark_seeds_measures_and_writes_json(tmp_path, capsys):
     captured = capsys.readouterr()
     table = captured.out
     rows = {row["name"]: row for row in json.loads(out.read_text())}
-    assert list(rows) == ROWS + CARE_ROWS + CAMPAIGN_ROWS
+    expected = ROWS + CARE_ROWS + CAMPAIGN_ROWS
+    if "no queued deliveries: skipping the send row" in captured.err:
+        # 20 random customers may leave the gate nobody to send to: the benchmark says so.
+        expected = [name for name in expected if not name.startswith("send enqueue rate")]
+    assert list(rows) == expected
     assert "run `manage.py seed_cases --cases N` for the case rows" in captured.err
     for name in ROWS:
         assert name in table
@@ -80,10 +84,11 @@ def test_benchmark_seeds_cases_and_measures_the_case_rows(tmp_path, capsys):
     call_command("benchmark", scale=20, cases=60, repeat=3, batches=1, json=str(out))
 
     assert Case.objects.count() == 60
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     names = [row["name"] for row in json.loads(out.read_text())]
     expected = ROWS[:6] + CASE_ROWS + ROWS[6:] + CARE_ROWS + CAMPAIGN_ROWS
-    if "no queued deliveries: skipping the send row" in printed:
+    if "no queued deliveries: skipping the send row" in captured.err:
         # 20 random customers may leave the gate nobody to send to: the row says so.
         expected = expected[:-1]
     assert names == expected

@@ -23,6 +23,8 @@ CORE = {
     "outbound_webhooks.py",
     "sql.py",
     "web.py",
+    "dashboards.py",
+    "cache.py",
     "api",
 }
 
