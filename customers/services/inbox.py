@@ -35,7 +35,7 @@ from customers.channels.base import (
 from customers.models import ChannelSource, ContactPoint, Customer, InboundEvent, Interaction
 from customers.normalize import normalize_contact
 from customers.services.core import customer_resolve
-from cxportal.broker import publish
+from cxportal.broker import publish, queue_idle
 from cxportal.errors import TRANSIENT_ERRORS
 from cxportal.services import audit_record
 from cxportal.validation import datetime_problem, json_sanitized
@@ -51,6 +51,12 @@ SYNC_PAGE = 500
 MAX_ATTEMPTS = 10
 #: Where an overlong body is cut (the rest stays in the inbox payload).
 TRUNCATED = "\n[…truncated; the full message is kept in the channel inbox]"
+
+
+INGEST_QUEUE = "ingest"
+#: Handed over this long ago, still pending, and the broker holds nothing for the queue:
+#: the message was lost (longer than any event takes to process).
+LOST_AFTER = timedelta(minutes=2)
 
 
 def _requeue_after() -> timedelta:
@@ -284,15 +290,20 @@ def _same_sender(existing: Interaction, draft: InteractionDraft) -> Interaction:
 def inbox_sweep(*, older_than_seconds: int = 30, limit: int = 5000) -> int:
     """Hand the broker pending events that never reached it (``enqueued_at`` NULL, e.g. the
     broker was down) once older than ``older_than_seconds``, and those handed over so long
-    ago that the broker must have lost them. One read (the pending partial index), one
-    connection; returns how many were sent (``limit`` means: run again)."""
+    ago that the broker must have lost them (past its visibility timeout, or two minutes
+    when the broker holds nothing for the ingest queue: ``cxportal.broker.queue_idle``).
+    One read (the pending partial index), one connection; returns how many were sent
+    (``limit`` means: run again)."""
     now = timezone.now()
+    # Handed over but still pending while the broker holds nothing for the ingest queue:
+    # lost with the broker (a Redis restarted empty). Otherwise wait out the horizon.
+    requeue_after = LOST_AFTER if queue_idle(INGEST_QUEUE) else _requeue_after()
     ids = list(
         InboundEvent.objects.filter(
             status=InboundEvent.Status.PENDING,
             received_at__lte=now - timedelta(seconds=older_than_seconds),
         )
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - _requeue_after()))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - requeue_after))
         .order_by("received_at")
         .values_list("id", flat=True)[:limit]
     )

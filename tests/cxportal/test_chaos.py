@@ -236,18 +236,22 @@ def test_redis_restart_under_webhook_traffic_loses_and_duplicates_nothing(
         # sweeper's: events accepted while Redis was down (never handed to the broker) and
         # events whose broker message died with Redis. Beat runs ``scans.inbox_sweep`` every
         # 30 s; it re-sends the first kind once they are 30 s old and the second once they
-        # are older than the requeue horizon (the broker's visibility timeout + 5 minutes,
-        # after which a task handed over must have been lost). The test runs that same sweep
-        # with its clock moved past the horizon instead of waiting an hour.
+        # were handed over 2 minutes ago while the broker holds nothing for the ingest queue
+        # (``queue_idle``: lost with Redis, not waiting in it). The test runs that same sweep
+        # with its clock moved 40 s, then 3 minutes on, instead of waiting them out.
         wait_for(lambda: broker_idle(redis.url), timeout=60, interval=0.5, what="the queue done")
         pending = InboundEvent.objects.filter(status="pending")
         never_sent = pending.filter(enqueued_at=None).count()
         lost_with_redis = pending.exclude(enqueued_at=None).count()
         assert never_sent > 0, "no event was accepted while Redis was down"
-        later = timezone.now() + timedelta(hours=2)
+        soon = timezone.now() + timedelta(seconds=40)
+        with mock.patch("django.utils.timezone.now", return_value=soon):
+            assert inbox_sweep() == never_sent  # the lost ones are not presumed lost yet
+        wait_for(lambda: broker_idle(redis.url), timeout=60, interval=0.5, what="those done")
+        later = timezone.now() + timedelta(minutes=3)
         with mock.patch("django.utils.timezone.now", return_value=later):
             swept = inbox_sweep()
-        assert swept == never_sent + lost_with_redis
+        assert swept == lost_with_redis
         wait_for(
             lambda: not InboundEvent.objects.filter(status="pending").exists(),
             timeout=60,
