@@ -24,6 +24,7 @@ class CampaignsConfig(AppConfig):
 
 def _on_case_resolved(sender, case_id: int, **kwargs) -> None:
     """A resolved case's follow-up may carry eligible campaign content: enqueue only."""
+    from campaigns.services import FOLLOW_UP_TASK
     from cxportal.broker import publish
 
-    publish("outbound.case_follow_up", [case_id])
+    publish(FOLLOW_UP_TASK, [case_id])

@@ -184,6 +184,23 @@ class Delivery(models.Model):
         return f"{self.campaign_id} → {self.customer_id} ({self.status})"
 
 
+class FollowUp(models.Model):
+    """A resolved case's follow-up, decided once: sent (with the campaign content it
+    carried) or not (no eligible campaign, the gate, no route). The sweeper hands the broker
+    resolved cases that have none yet, so a task lost with the broker is decided anyway."""
+
+    case = models.OneToOneField(
+        "cases.Case", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"case {self.case_id}: {'sent' if self.delivery_id else 'none'}"
+
+
 def quiet_hours_default_start() -> time:
     return time.fromisoformat(settings.CXPORTAL_QUIET_HOURS[0])
 

@@ -14,7 +14,7 @@ unique, so a killed or repeated batch never sends twice.
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,7 +29,15 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from campaigns.gate import contact_gate, gated
-from campaigns.models import Campaign, Delivery, Opportunity, ReviewComment, Segment, Variant
+from campaigns.models import (
+    Campaign,
+    Delivery,
+    FollowUp,
+    Opportunity,
+    ReviewComment,
+    Segment,
+    Variant,
+)
 from campaigns.segments import segment_compile, segment_customers
 from cases.models import Case as SupportCase
 from customers.models import ContactPoint, Customer
@@ -629,11 +637,25 @@ def follow_up_campaign(*, customer_id: int, channel: str) -> Campaign | None:
 @transaction.atomic
 def case_follow_up_send(*, case_id: int) -> Delivery | None:
     """After a case is resolved: tell the customer (a service message), and carry one
-    eligible campaign's short content only when the gate allows marketing to them.
-    Idempotent: the follow-up is recorded as a delivery of that campaign, or not at all."""
-    case = SupportCase.objects.select_related("customer").filter(pk=case_id).first()
+    eligible campaign's short content only when the gate allows marketing to them. Decided
+    once per case (``FollowUp``, under the case's row lock): a redelivered or swept task
+    sends nothing more."""
+    case = (
+        SupportCase.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(pk=case_id)
+        .first()
+    )
     if case is None or case.status not in ("resolved", "closed"):
         return None
+    if FollowUp.objects.filter(case_id=case.pk).exists():
+        return None
+    delivery = _follow_up_deliver(case)
+    FollowUp.objects.create(case=case, delivery=delivery, decided_at=timezone.now())
+    return delivery
+
+
+def _follow_up_deliver(case: SupportCase) -> Delivery | None:
     channel = case.origin_channel if case.origin_channel in ("email", "sms") else "email"
     campaign = follow_up_campaign(customer_id=case.customer_id, channel=channel)
     if campaign is None:
@@ -667,6 +689,29 @@ def case_follow_up_send(*, case_id: int) -> Delivery | None:
         },
     )
     return delivery
+
+
+FOLLOW_UP_TASK = "outbound.case_follow_up"
+#: Resolved this long ago without a follow-up decided: its task was lost (or never sent).
+FOLLOW_UP_LOST_AFTER = timedelta(minutes=5)
+FOLLOW_UP_WINDOW = timedelta(days=1)
+
+
+def case_follow_ups_sweep(*, limit: int = 500) -> int:
+    """Resolved cases of the last day with no follow-up decided, resolved at least five
+    minutes ago: hand them to the broker again. Returns how many."""
+    now = timezone.now()
+    ids = list(
+        SupportCase.objects.filter(
+            resolved_at__gte=now - FOLLOW_UP_WINDOW,
+            resolved_at__lte=now - FOLLOW_UP_LOST_AFTER,
+            status__in=("resolved", "closed"),
+        )
+        .exclude(pk__in=FollowUp.objects.values("case_id"))
+        .order_by("resolved_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return len(publish(FOLLOW_UP_TASK, ids)) if ids else 0
 
 
 # --- sales -----------------------------------------------------------------------------------

@@ -23,3 +23,8 @@ def campaigns_send_sweep_task() -> int:
 @shared_task(name="outbound.case_follow_up")
 def case_follow_up_task(case_id: int) -> bool:
     return services.case_follow_up_send(case_id=case_id) is not None
+
+
+@shared_task(name="scans.case_follow_ups_sweep")
+def case_follow_ups_sweep_task() -> int:
+    return services.case_follow_ups_sweep()

@@ -82,6 +82,8 @@ app.conf.update(
         # Campaigns: scheduled ones start; sending that stopped (a killed worker) goes on.
         "campaigns-start": {"task": "scans.campaigns_start_due", "schedule": 60.0},
         "campaigns-send-sweep": {"task": "scans.campaigns_send_sweep", "schedule": 120.0},
+        # Resolved cases whose follow-up task was lost with the broker.
+        "case-follow-ups-sweep": {"task": "scans.case_follow_ups_sweep", "schedule": 300.0},
     },
 )
 app.autodiscover_tasks()

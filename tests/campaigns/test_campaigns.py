@@ -221,3 +221,50 @@ def test_an_empty_batch_does_not_call_it_sent_while_another_worker_holds_the_las
         assert campaign_send_batch(campaign_id=c.pk) == 0
     c.refresh_from_db()
     assert c.status == "sent"
+
+
+def test_a_follow_up_lost_with_the_broker_is_decided_by_the_sweeper_once(
+    marketer, reviewer, smtp, broker, django_capture_on_commit_callbacks
+):
+    """The follow-up task lives only in the broker: a case resolved while it was away is
+    handed over again by the sweep, and whatever runs twice sends once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import FollowUp
+    from campaigns.services import case_follow_ups_sweep
+    from cases.models import Case
+
+    mail_source(smtp)
+    approved(
+        marketer,
+        reviewer,
+        name="Loyalty",
+        eligible_for_service_follow_up=True,
+        follow_up_text="Members get 10% off their next order.",
+    )
+    case = open_case(actor=reviewer, customer=marketable(marketer, 1), origin_channel="email")
+    unhappy = open_case(actor=reviewer, customer=marketable(marketer, 2), category="complaint")
+    with django_capture_on_commit_callbacks(execute=False):  # the nudges never arrive
+        case_resolve(actor=reviewer, case=case, version=case.version)
+        case_resolve(actor=reviewer, case=unhappy, version=unhappy.version)
+    assert case_follow_ups_sweep() == 0  # just resolved: its task may still be on the way
+    Case.objects.filter(pk__in=[case.pk, unhappy.pk]).update(
+        resolved_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert case_follow_ups_sweep() == 2
+    assert {args[0] for name, args in broker() if name == "outbound.case_follow_up"} == {
+        case.pk,
+        unhappy.pk,
+    }
+    delivery = case_follow_up_send(case_id=case.pk)
+    assert delivery is not None and "10% off" in delivery.interaction.body
+    assert case_follow_up_send(case_id=case.pk) is None  # a redelivered task: nothing more
+    assert case_follow_up_send(case_id=unhappy.pk) is None  # the gate: decided, no pitch
+    assert dict(FollowUp.objects.values_list("case_id", "delivery_id")) == {
+        case.pk: delivery.pk,
+        unhappy.pk: None,
+    }
+    assert case_follow_ups_sweep() == 0
+    assert Delivery.objects.filter(via_follow_up=True).count() == 1
