@@ -23,11 +23,7 @@ from campaigns.models import (
     Segment,
     Variant,
 )
-from cxportal.admin_base import AuditedConfigAdmin, ReadOnlyMixin
-
-
-class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    show_full_result_count = False
+from cxportal.admin_base import AuditedConfigAdmin, ReadOnlyAdmin, ReadOnlyMixin
 
 
 @admin.register(GateSettings)

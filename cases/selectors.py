@@ -141,12 +141,15 @@ def case_queue_counts_shared(*, actor, team_id: int | None = None) -> QueueCount
     """``case_queue_counts`` for home pages: the team's figures scan every active case, so
     they are shared by everyone who may see cases, up to a minute old; mine is counted live
     (an index per assignee)."""
-    if actor is None or not actor.has_perm("cases.view_case"):
-        return case_queue_counts(actor=actor, team_id=team_id)
     counts = dashboard_figure(
-        f"case-counts:{team_id}", lambda: case_queue_counts(actor=actor, team_id=team_id)
+        f"case-counts:{team_id}",
+        lambda: case_queue_counts(actor=actor, team_id=team_id),
+        actor=actor,
+        perm="cases.view_case",
     )
-    mine = Case.objects.active().filter(assignee_id=actor.pk)
+    mine = (
+        Case.objects.restrict(actor, "view").active().filter(assignee_id=getattr(actor, "pk", None))
+    )
     if team_id is not None:
         mine = mine.filter(team_id=team_id)
     return replace(counts, mine=mine.count())

@@ -79,8 +79,7 @@ def customer_stage_counts(*, actor) -> list[dict]:
             .order_by()
         )
 
-    allowed = actor is not None and actor.has_perm("customers.view_customer")
-    rows = dashboard_figure("customer-stages", count) if allowed else count()
+    rows = dashboard_figure("customer-stages", count, actor=actor, perm="customers.view_customer")
     return [
         {"stage": value, "label": label, "count": rows.get(value, 0)}
         for value, label in Customer.Lifecycle.choices

@@ -21,6 +21,12 @@ class ReadOnlyMixin:
         return False
 
 
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Records the services keep: listed and viewed, never added, edited or deleted here."""
+
+    show_full_result_count = False  # no COUNT(*) over millions of rows per page
+
+
 def audit_plain(value: Any) -> Any:
     """A field's value as the audit log keeps it (a team by its slug, a row by its id, a
     time as ISO 8601)."""

@@ -3,7 +3,8 @@
 Counts over a million customers or a year of answers (team homes, the scorecard) cost a
 few hundred milliseconds each; fifty people opening their home page would pay that fifty
 times a minute for the same numbers. Only for reads whose answer does not depend on who
-asks, beyond the permission to ask (callers check it first).
+asks, beyond the permission to ask: without ``perm`` the actor gets ``compute()`` afresh
+(whatever their restricted querysets give them), never a figure someone else computed.
 """
 
 from collections.abc import Callable
@@ -14,9 +15,13 @@ SECONDS = 60
 PREFIX = "dashboard:v1:"
 
 
-def dashboard_figure[T](key: str, compute: Callable[[], T], seconds: int = SECONDS) -> T:
-    """``compute()``, or its answer from the last ``seconds`` (an unreachable cache is a
-    miss)."""
+def dashboard_figure[T](
+    key: str, compute: Callable[[], T], *, actor, perm: str, seconds: int = SECONDS
+) -> T:
+    """``compute()``, or its answer from the last ``seconds`` when ``actor`` has ``perm``
+    (an unreachable cache is a miss)."""
+    if actor is None or not actor.has_perm(perm):
+        return compute()
     full = PREFIX + key
     found = cache.get(full)
     if found is not None:

@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.html import format_html
 
-from cxportal.admin_base import AuditedConfigAdmin, ReadOnlyMixin, audit_plain
+from cxportal.admin_base import AuditedConfigAdmin, ReadOnlyAdmin, audit_plain
 from cxportal.broker import publish
 from cxportal.services import audit_record
 from feedback.models import Idea, Mention, Response, Survey, SurveyInvitation, Theme
@@ -34,12 +34,6 @@ from feedback.tasks import THEMES_RECOMPUTE_TASK, THEMES_RECOMPUTE_WEEKS
 
 QUEUE_DOWN = "The task queue is not reachable right now; use the action “{action}” in a minute."
 RECOMPUTE_ACTION = f"Re-theme the last {THEMES_RECOMPUTE_WEEKS} weeks of answers and mentions"
-
-
-class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    """Records the services keep: listed and viewed, never added, edited or deleted here."""
-
-    show_full_result_count = False  # no COUNT(*) over a million answers per page
 
 
 # --- Surveys ---------------------------------------------------------------------------------

@@ -508,21 +508,24 @@ def surveys_triggers_scan(*, now: datetime | None = None, limit: int = TRIGGER_L
                 interactions = interactions.filter(summary__icontains=survey.trigger_keyword)
             rows = interactions.values_list("pk", "customer_id")
             prefix = "interaction"
-        found = list(rows.order_by("pk")[:limit])
-        keys = {f"{prefix}:{pk}": customer_id for pk, customer_id in found}
-        done = set(taken.filter(trigger_key__in=list(keys)).values_list("trigger_key", flat=True))
-        customers = Customer.objects.in_bulk([c for k, c in keys.items() if k not in done])
-        cases = (
-            Case.objects.in_bulk([pk for pk, _ in found if f"case:{pk}" not in done])
-            if prefix == "case"
-            else {}
-        )
-        for key, customer_id in keys.items():
-            if key in done or customer_id not in customers:
+        # trigger key -> (customer id, the case it follows or None)
+        found = {
+            f"{prefix}:{pk}": (customer_id, pk if prefix == "case" else None)
+            for pk, customer_id in rows.order_by("pk")[:limit]
+        }
+        done = set(taken.filter(trigger_key__in=list(found)).values_list("trigger_key", flat=True))
+        todo = {key: ids for key, ids in found.items() if key not in done}
+        customers = Customer.objects.in_bulk([c for c, _ in todo.values()])
+        cases = Case.objects.in_bulk([case for _, case in todo.values() if case])
+        for key, (customer_id, case_id) in todo.items():
+            if customer_id not in customers:
                 continue
-            case = cases.get(int(key.split(":")[1])) if cases else None
             if survey_invite(
-                survey=survey, customer=customers[customer_id], trigger_key=key, case=case, now=now
+                survey=survey,
+                customer=customers[customer_id],
+                trigger_key=key,
+                case=cases.get(case_id),
+                now=now,
             ):
                 made += 1
     return made
